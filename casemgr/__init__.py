@@ -1,0 +1,64 @@
+"""casemgr: case management for substance-use treatment facilities."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
+    overrides = dict(config_overrides or {})
+    instance = overrides.pop("INSTANCE_PATH", None) or os.environ.get("CASEMGR_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance or ROOT / "instance").resolve()),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from . import config
+
+    config.load(app, overrides)
+    _init_extensions(app)
+    _register_blueprints(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from . import cli, errors, models, policy, templating, timefmt  # noqa: F401  (models registers tables)
+    from .auth import web as auth_web
+    from .extensions import csrf, db, migrate
+    from .orm import configure_sqlite
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine, int(app.config["SQLITE_BUSY_TIMEOUT_MS"]))
+    auth_web.init_app(app)
+    policy.init_app(app)
+    errors.init_app(app)
+    timefmt.init_app(app)
+    templating.init_app(app)
+    cli.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .admin.views import bp as admin_bp
+    from .audit.views import bp as audit_bp
+    from .auth.views import bp as auth_bp
+    from .health import bp as health_bp
+    from .home.views import bp as home_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(home_bp)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(audit_bp, url_prefix="/audit")

@@ -1,0 +1,1 @@
+"""Staff administration and facility settings."""

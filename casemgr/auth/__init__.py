@@ -1,0 +1,1 @@
+"""Staff accounts, sign-in, server-side sessions and passwords."""

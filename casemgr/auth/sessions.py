@@ -1,0 +1,87 @@
+"""Server-side sessions: the cookie holds a random token, the database holds its hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from .models import User, UserSession
+
+# last_seen_at is refreshed at most this often, so browsing is not one write per click.
+TOUCH_EVERY = timedelta(seconds=30)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start(session: Session, user: User, *, now: datetime, remote_addr: str, user_agent: str) -> str:
+    token = secrets.token_urlsafe(32)
+    hours = int(current_app.config["SESSION_ABSOLUTE_HOURS"])
+    session.add(
+        UserSession(
+            token_hash=_digest(token),
+            user=user,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(hours=hours),
+            remote_addr=(remote_addr or "")[:64],
+            user_agent=(user_agent or "")[:255],
+        )
+    )
+    return token
+
+
+@dataclass(frozen=True)
+class Check:
+    row: UserSession | None
+    problem: str | None  # None when the session is good
+
+
+def check(session: Session, token: str | None, user_id: str, *, now: datetime) -> Check:
+    """Decide whether a cookie's session may continue; ending it when it may not."""
+    if not token:
+        return Check(None, "missing")
+    row = session.scalar(sa.select(UserSession).where(UserSession.token_hash == _digest(token)))
+    if row is None or str(row.user_id) != str(user_id):
+        return Check(None, "unknown")
+    if row.ended_at is not None:
+        return Check(row, "ended")
+    idle = timedelta(minutes=int(current_app.config["SESSION_IDLE_MINUTES"]))
+    problem = (
+        "expired"
+        if now >= row.expires_at
+        else "idle_timeout"
+        if now - row.last_seen_at > idle
+        else "deactivated"
+        if not row.user.active
+        else None
+    )
+    if problem:
+        end(row, problem, now=now)
+    elif now - row.last_seen_at >= TOUCH_EVERY:
+        row.last_seen_at = now
+    return Check(row, problem)
+
+
+def end(row: UserSession, reason: str, *, now: datetime) -> None:
+    if row.ended_at is None:
+        row.ended_at, row.end_reason = now, reason
+
+
+def end_all(
+    session: Session, user: User, reason: str, *, now: datetime, keep: UserSession | None = None
+) -> int:
+    rows = session.scalars(
+        sa.select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+    ).all()
+    ended = [r for r in rows if r is not keep]
+    for row in ended:
+        end(row, reason, now=now)
+    return len(ended)

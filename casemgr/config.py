@@ -1,0 +1,108 @@
+"""Configuration: defaults in code < instance/config.py < CASEMGR_* environment < overrides."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask
+
+
+class Defaults:
+    FACILITY_NAME = "casemgr"
+    TIMEZONE = "America/New_York"
+    SESSION_IDLE_MINUTES = 15
+    SESSION_ABSOLUTE_HOURS = 12
+    LOGIN_MAX_FAILURES = 5
+    LOCKOUT_MINUTES = 15
+    PASSWORD_MIN_LENGTH = 15
+    # argon2id, argon2-cffi's defaults (RFC 9106 low-memory profile): t=3, m=64 MiB, p=4.
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_KIB = 65536
+    ARGON2_PARALLELISM = 4
+    HTTPS = False
+    SQLITE_BUSY_TIMEOUT_MS = 10000
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
+    WTF_CSRF_TIME_LIMIT = 12 * 3600
+    TEMPLATES_AUTO_RELOAD = False
+
+
+# Environment variables whose name differs from the Flask/extension setting they feed.
+ENV_ALIASES = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
+
+
+def load(app: Flask, overrides: dict[str, Any] | None) -> None:
+    app.config.from_object(Defaults)
+    app.config["SQLALCHEMY_DATABASE_URI"] = default_database_url(app.instance_path)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("CASEMGR")
+    for alias, name in ENV_ALIASES.items():
+        if alias in app.config:
+            app.config[name] = app.config.pop(alias)
+    app.config.update(overrides or {})
+    _derive(app)
+
+
+def default_database_url(instance_path: str) -> str:
+    return f"sqlite:///{Path(instance_path) / 'casemgr.sqlite3'}"
+
+
+def _derive(app: Flask) -> None:
+    cfg = app.config
+    try:
+        ZoneInfo(cfg["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise RuntimeError(
+            f"CASEMGR_TIMEZONE is not a known time zone: {cfg['TIMEZONE']!r}"
+        ) from exc
+    if int(cfg["SESSION_IDLE_MINUTES"]) < 1:
+        raise RuntimeError("CASEMGR_SESSION_IDLE_MINUTES must be at least 1")
+    cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=int(cfg["SESSION_ABSOLUTE_HOURS"]))
+    https = bool(cfg["HTTPS"])
+    if https:
+        cfg["SESSION_COOKIE_SECURE"] = True
+        cfg["PREFERRED_URL_SCHEME"] = "https"
+    if cfg["SESSION_COOKIE_NAME"] == "session":  # Flask's default: pick ours
+        # __Host- cookies are only accepted over HTTPS, without Domain and with Path=/.
+        cfg["SESSION_COOKIE_NAME"] = "__Host-casemgr" if https else "casemgr_session"
+    if not cfg.get("SECRET_KEY"):
+        cfg["SECRET_KEY"] = instance_secret(app.instance_path, "secret_key")
+    if len(cfg["SECRET_KEY"]) < 32 and not cfg.get("TESTING"):
+        raise RuntimeError("CASEMGR_SECRET_KEY must be at least 32 characters")
+    if not cfg.get("AUDIT_HMAC_KEY"):
+        cfg["AUDIT_HMAC_KEY"] = instance_secret(app.instance_path, "audit_key")
+
+
+def instance_secret(instance_path: str, name: str) -> str:
+    """Read a secret from instance/<name>, creating it (mode 0600) on first start.
+
+    Two gunicorn workers may start at once: the file is created exclusively, and whoever
+    loses the race reads the winner's key.
+    """
+    path = Path(instance_path) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_secret(path)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(48))
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> str:
+    for _ in range(50):  # the creator may not have written yet
+        value = path.read_text().strip()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise RuntimeError(f"{path} is empty")

@@ -1,0 +1,79 @@
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask_login import current_user
+
+from ..audit import services as audit_services
+from ..auth.web import me
+from ..domain.roles import Role
+from ..extensions import db
+from ..orm import utcnow
+from ..policy import Perm, authorize, requires
+from . import services
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+@requires(Perm.HOME_VIEW)
+def index():
+    role = current_user.primary_role
+    if role is None:
+        abort(403)
+    return redirect(url_for("home.role_home", role=role.value))
+
+
+@bp.get("/home/<role>")
+@requires(Perm.HOME_VIEW)
+def role_home(role: str):
+    try:
+        role_ = Role(role)
+    except ValueError:
+        abort(404)
+    authorize(Perm.ROLE_HOME, role_)
+    panels, data = _PANELS.get(role_, ((), _nothing))
+    return render_template(
+        "home/index.html",
+        role=role_,
+        panels=(*panels, "on_shift", "account"),
+        **data(),
+        **_common(),
+    )
+
+
+def _common() -> dict[str, Any]:
+    idle = int(current_app.config["SESSION_IDLE_MINUTES"])
+    return {
+        "on_shift": services.signed_in_staff(db.session, utcnow(), idle),
+        "my_sign_ins": services.my_recent_sign_ins(db.session, me()),
+        "my_roles": sorted(current_user.roles),
+    }
+
+
+def _nothing() -> dict[str, Any]:
+    return {}
+
+
+def _admin() -> dict[str, Any]:
+    return {
+        "locked": services.locked_accounts(db.session, utcnow()),
+        "pending": services.pending_password_change(db.session),
+        "counts": services.staff_counts(db.session),
+        "failed": services.recent_failed_sign_ins(db.session),
+        "head": audit_services.head(db.session),
+    }
+
+
+def _manager() -> dict[str, Any]:
+    return {
+        "roster": services.roster(db.session),
+        "counts": services.staff_counts(db.session),
+        "failed": services.recent_failed_sign_ins(db.session),
+    }
+
+
+_PANELS: dict[Role, tuple[tuple[str, ...], Callable[[], dict[str, Any]]]] = {
+    Role.ADMIN: (("accounts_attention", "staff_counts", "failed_sign_ins", "audit_head"), _admin),
+    Role.CLINIC_MANAGER: (("roster", "staff_counts", "failed_sign_ins"), _manager),
+}

@@ -1,0 +1,123 @@
+"""Who may do what. The only place where roles are mapped to permissions.
+
+Deny by default: a user is refused unless active, signed in, holding a role that grants
+the permission, and passing any object rule that permission has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import Flask, abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+
+from .domain.redirects import safe_next
+from .domain.roles import Role
+
+
+class Perm(StrEnum):
+    HOME_VIEW = "home.view"
+    ACCOUNT_SELF = "account.self"  # change one's own password, see one's own sign-ins
+    ROLE_HOME = "home.role"  # object rule: only the home pages of roles the user holds
+    STAFF_ROSTER = "staff.roster"  # see who works here and who is signed in
+    STAFF_MANAGE = "staff.manage"
+    SETTINGS_MANAGE = "settings.manage"
+    AUDIT_VIEW = "audit.view"
+
+
+_EVERY_STAFF = frozenset({Perm.HOME_VIEW, Perm.ROLE_HOME, Perm.ACCOUNT_SELF})
+
+GRANTS: dict[Role, frozenset[Perm]] = {
+    Role.ADMIN: _EVERY_STAFF
+    | {Perm.STAFF_ROSTER, Perm.STAFF_MANAGE, Perm.SETTINGS_MANAGE, Perm.AUDIT_VIEW},
+    Role.CLINIC_MANAGER: _EVERY_STAFF | {Perm.STAFF_ROSTER, Perm.AUDIT_VIEW},
+    Role.COUNSELOR: _EVERY_STAFF,
+    Role.NURSE: _EVERY_STAFF,
+    Role.PHYSICIAN: _EVERY_STAFF,
+    Role.SUPERVISOR: _EVERY_STAFF,
+}
+
+# Rules that also look at the record. A permission listed here is refused without a target.
+OBJECT_RULES: dict[Perm, Callable[[Any, Any], bool]] = {
+    Perm.ROLE_HOME: lambda user, role: role in user.roles,
+}
+
+# Row filters for list queries: which rows of a permission's subject a user may see.
+# A permission without an entry means "all rows" for anyone the role table grants it to.
+SCOPES: dict[Perm, Callable[[Any], sa.ColumnElement[bool]]] = {}
+
+
+def permissions_of(user: Any) -> frozenset[Perm]:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    return frozenset().union(*(GRANTS.get(role, frozenset()) for role in user.roles))
+
+
+def can(user: Any, perm: Perm, target: Any = None) -> bool:
+    if perm not in permissions_of(user):
+        return False
+    rule = OBJECT_RULES.get(perm)
+    return rule is None or (target is not None and rule(user, target))
+
+
+def authorize(perm: Perm, target: Any = None) -> None:
+    if not can(current_user, perm, target):
+        abort(403)
+
+
+def scoped(stmt: sa.Select[Any], perm: Perm, user: Any = None) -> sa.Select[Any]:
+    """Restrict a list query to the rows `user` may see under `perm` (nothing if none)."""
+    user = current_user if user is None else user
+    if perm not in permissions_of(user):
+        return stmt.where(sa.false())
+    rule = SCOPES.get(perm)
+    return stmt if rule is None else stmt.where(rule(user))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def requires(perm: Perm) -> Callable[[F], F]:
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            authorize(perm)
+            return view(*args, **kwargs)
+
+        wrapped.required_perm = perm  # type: ignore[attr-defined]  # read by the route sweep test
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def public(view: F) -> F:
+    view.is_public = True  # type: ignore[attr-defined]
+    return view
+
+
+# Endpoints a user who must change their password may still reach.
+_PASSWORD_CHANGE_ALLOWED = {"auth.change_password", "auth.logout", "static"}
+
+
+def _require_login() -> Any:
+    if request.endpoint in (None, "static"):
+        return None  # unknown URLs 404 for everyone; static files are public
+    if getattr(current_app.view_functions[request.endpoint], "is_public", False):
+        return None
+    if not current_user.is_authenticated:
+        target = safe_next(request.full_path.rstrip("?")) if request.method == "GET" else None
+        return redirect(url_for("auth.login", next=target))
+    if current_user.must_change_password and request.endpoint not in _PASSWORD_CHANGE_ALLOWED:
+        flash("Choose a new password before you continue.", "warning")
+        return redirect(url_for("auth.change_password"))
+    return None
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_require_login)
+    app.jinja_env.globals.update(can=lambda perm, target=None: can(current_user, perm, target))
+    app.jinja_env.globals.update(Perm=Perm)

@@ -1,0 +1,27 @@
+"""Showing stored UTC times in the facility's time zone, in one format everywhere."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+
+DATETIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def facility_tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def local(value: datetime | None) -> datetime | None:
+    return value.astimezone(facility_tz()) if value else None
+
+
+def format_datetime(value: datetime | None, fmt: str = DATETIME_FORMAT) -> str:
+    return local(value).strftime(fmt) if value else ""
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["dt"] = format_datetime
+    app.jinja_env.filters["date"] = lambda v: format_datetime(v, "%Y-%m-%d")
