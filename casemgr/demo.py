@@ -62,7 +62,7 @@ def load(session: Session, password: str) -> list[User]:
         )
     if settings.is_demo(session):
         raise DomainError("The demo facility is already loaded.")
-    passwords.validate_new_password(password, login="demo", facility=DEMO_FACILITY)
+    passwords.validate_new_password(password, login=STAFF[0].login, facility=DEMO_FACILITY)
     settings.put(session, settings.FACILITY_NAME, DEMO_FACILITY)
     settings.put(session, settings.DEMO, "1")
     hashed = passwords.hash_password(password)

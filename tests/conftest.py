@@ -141,3 +141,35 @@ def csrf_token(html: str) -> str:
     )
     assert match, "no CSRF token in page"
     return match.group(1)
+
+
+class QueryCounter:
+    def __init__(self):
+        self.statements: list[str] = []
+
+    def __call__(self, conn, cursor, statement, *args):
+        if not statement.startswith("BEGIN"):  # transaction control is not a query
+            self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app):
+    """Count SQL statements sent while a block runs: `with count_queries() as q: ...`."""
+    from contextlib import contextmanager
+
+    import sqlalchemy as sa
+
+    @contextmanager
+    def _count():
+        counter = QueryCounter()
+        sa.event.listen(db.engine, "before_cursor_execute", counter)
+        try:
+            yield counter
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", counter)
+
+    return _count

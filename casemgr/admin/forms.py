@@ -1,12 +1,13 @@
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, SelectMultipleField, StringField, widgets
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from ..domain.passwords import MAX_LENGTH
 from ..domain.roles import Role
 from ..forms import no_control_chars, no_format_chars
 
-ROLE_CHOICES = [(r.value, r.label) for r in Role]
+ROLE_CHOICES = [SelectChoice(r.value, r.label) for r in Role]
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -75,10 +76,14 @@ class StaffFilterForm(FlaskForm):
 
     status = SelectField(
         "Status",
-        choices=[("active", "Active"), ("inactive", "Deactivated"), ("all", "All")],
+        choices=[
+            SelectChoice("active", "Active"),
+            SelectChoice("inactive", "Deactivated"),
+            SelectChoice("all", "All"),
+        ],
         default="active",
     )
-    role = SelectField("Role", choices=[("", "Any role"), *ROLE_CHOICES], default="")
+    role = SelectField("Role", choices=[SelectChoice("", "Any role"), *ROLE_CHOICES], default="")
     q = StringField("Name or login", validators=[Optional(), Length(max=120), no_control_chars])
 
 

@@ -53,7 +53,8 @@ def load_user(user_id: str) -> User | None:
     result = sessions.check(db.session, session.get("sid"), user_id, now=utcnow())
     if result.problem is None:
         g.user_session = result.row
-        db.session.commit()  # persists last_seen_at; nothing else is pending this early
+        if db.session.dirty:  # last_seen_at moved on; nothing else is pending this early
+            db.session.commit()
         return result.row.user
     if result.problem in _ENDED_MESSAGES:
         record(

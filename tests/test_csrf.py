@@ -1,0 +1,84 @@
+"""CSRF protection on every state-changing route (rows C-01, C-03), with CSRF switched on."""
+
+import pytest
+import sqlalchemy as sa
+
+from casemgr.domain.roles import Role
+from casemgr.extensions import db
+from tests.conftest import csrf_token
+from tests.factories import PASSWORD, Factories
+
+TABLES = ("users", "user_roles", "settings")
+
+
+def snapshot() -> dict:
+    return {t: db.session.execute(sa.text(f"SELECT * FROM {t}")).all() for t in TABLES}  # noqa: S608
+
+
+@pytest.fixture
+def csrf_client(app_factory):
+    app = app_factory(WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        admin = Factories().user(Role.ADMIN)
+        target = Factories().user(Role.NURSE)
+        db.session.commit()
+        client = app.test_client()
+        token = csrf_token(client.get("/login").text)
+        resp = client.post(
+            "/login", data={"login": admin.login, "password": PASSWORD, "csrf_token": token}
+        )
+        assert resp.status_code == 302
+        yield app, client, target
+        db.session.remove()
+
+
+def test_login_without_a_token_is_refused(app_factory):
+    app = app_factory(WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        user = Factories().user(Role.NURSE)
+        db.session.commit()
+        resp = app.test_client().post("/login", data={"login": user.login, "password": PASSWORD})
+        assert resp.status_code == 400 and "security token" in resp.text
+        db.session.remove()
+
+
+def test_every_post_route_refuses_a_missing_token(csrf_client):
+    app, client, target = csrf_client
+    before = snapshot()
+    posts = [r for r in app.url_map.iter_rules() if "POST" in r.methods and r.endpoint != "static"]
+    assert len(posts) >= 7
+    for rule in posts:
+        values = {"user_id": target.id, "action": "deactivate"}
+        with app.test_request_context():
+            url = app.url_for(rule.endpoint, **{k: values[k] for k in rule.arguments})
+        resp = client.post(
+            url,
+            data={
+                "full_name": "Changed",
+                "roles": ["admin"],
+                "facility_name": "Changed",
+                "password": "x" * 30,
+                "confirm": "x" * 30,
+            },
+        )
+        assert resp.status_code == 400, url
+    db.session.expire_all()
+    assert snapshot() == before
+    assert client.get("/home/admin").status_code == 200  # logout without a token did not sign out
+
+
+def test_a_token_from_another_session_is_refused(csrf_client, app_factory):
+    app, client, target = csrf_client
+    other = app.test_client()
+    foreign = csrf_token(other.get("/login").text)
+    resp = client.post(f"/admin/staff/{target.id}/deactivate", data={"csrf_token": foreign})
+    assert resp.status_code == 400
+
+
+def test_forms_carry_tokens_and_tokens_never_appear_in_urls(csrf_client):
+    app, client, target = csrf_client
+    page = client.get(f"/admin/staff/{target.id}").text
+    assert 'name="csrf_token"' in page
+    assert "csrf_token=" not in page
+    resp = client.post(f"/admin/staff/{target.id}/unlock", data={"csrf_token": csrf_token(page)})
+    assert resp.status_code == 302 and "csrf" not in resp.headers["Location"]
