@@ -20,7 +20,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
     )
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _private_instance_folder(Path(app.instance_path))
 
     from . import config
 
@@ -28,6 +28,15 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
     return app
+
+
+def _private_instance_folder(path: Path) -> None:
+    """The instance folder holds the SQLite database and the keys: owner access only."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        path.chmod(0o700)
+    except PermissionError:  # not ours to change (e.g. a read-only mount); leave it
+        pass
 
 
 def _init_extensions(app: Flask) -> None:

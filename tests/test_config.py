@@ -180,3 +180,11 @@ def test_production_hash_parameters_meet_the_bar(tmp_path, monkeypatch):
 
 def test_test_config_is_not_the_production_config():
     assert TEST_CONFIG["ARGON2_MEMORY_KIB"] < 19456  # only the suite runs this cheap
+
+
+def test_instance_folder_is_private(tmp_path, monkeypatch):
+    folder = tmp_path / "inst"
+    folder.mkdir(mode=0o755)
+    monkeypatch.setenv("CASEMGR_INSTANCE_PATH", str(folder))
+    create_app()
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
