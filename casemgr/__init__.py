@@ -63,6 +63,8 @@ def _register_blueprints(app: Flask) -> None:
     from .admin.views import bp as admin_bp
     from .audit.views import bp as audit_bp
     from .auth.views import bp as auth_bp
+    from .clients.views import bp as clients_bp
+    from .episodes.views import bp as episodes_bp
     from .health import bp as health_bp
     from .home.views import bp as home_bp
 
@@ -71,3 +73,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(audit_bp, url_prefix="/audit")
+    app.register_blueprint(clients_bp, url_prefix="/clients")
+    app.register_blueprint(episodes_bp, url_prefix="/episodes")

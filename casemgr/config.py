@@ -21,6 +21,7 @@ class Defaults:
     LOGIN_MAX_FAILURES = 5
     LOCKOUT_MINUTES = 15
     PASSWORD_MIN_LENGTH = 15
+    MRN_PREFIX = "C"  # medical record numbers look like C0000123 plus a check digit
     # argon2id, argon2-cffi's defaults (RFC 9106 low-memory profile): t=3, m=64 MiB, p=4.
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_KIB = 65536

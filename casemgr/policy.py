@@ -27,28 +27,114 @@ class Perm(StrEnum):
     STAFF_MANAGE = "staff.manage"
     SETTINGS_MANAGE = "settings.manage"
     AUDIT_VIEW = "audit.view"
+    CLIENT_VIEW = "client.view"  # scoped: see SCOPES
+    CLIENT_REGISTER = "client.register"
+    CLIENT_EDIT = "client.edit"
+    EPISODE_MOVE = "episode.move"
+    EPISODE_DISCHARGE = "episode.discharge"
+    EPISODE_READMIT = "episode.readmit"
+    LEVEL_OF_CARE_SET = "episode.level_of_care"
+    CASELOAD_ASSIGN = "caseload.assign"
+    CLIENT_IMPORT = "client.import"
+    CENSUS_VIEW = "census.view"
 
 
 _EVERY_STAFF = frozenset({Perm.HOME_VIEW, Perm.ROLE_HOME, Perm.ACCOUNT_SELF})
 
+_CHART_WORK = frozenset(
+    {Perm.CLIENT_VIEW, Perm.EPISODE_MOVE, Perm.EPISODE_DISCHARGE, Perm.LEVEL_OF_CARE_SET}
+)
+
+# Administrators run the system but do not read clinical records (separation of duties).
 GRANTS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: _EVERY_STAFF
     | {Perm.STAFF_ROSTER, Perm.STAFF_MANAGE, Perm.SETTINGS_MANAGE, Perm.AUDIT_VIEW},
-    Role.CLINIC_MANAGER: _EVERY_STAFF | {Perm.STAFF_ROSTER, Perm.AUDIT_VIEW},
-    Role.COUNSELOR: _EVERY_STAFF,
-    Role.NURSE: _EVERY_STAFF,
-    Role.PHYSICIAN: _EVERY_STAFF,
-    Role.SUPERVISOR: _EVERY_STAFF,
+    Role.CLINIC_MANAGER: _EVERY_STAFF
+    | _CHART_WORK
+    | {
+        Perm.STAFF_ROSTER,
+        Perm.AUDIT_VIEW,
+        Perm.CLIENT_REGISTER,
+        Perm.CLIENT_EDIT,
+        Perm.EPISODE_READMIT,
+        Perm.CASELOAD_ASSIGN,
+        Perm.CLIENT_IMPORT,
+        Perm.CENSUS_VIEW,
+    },
+    Role.COUNSELOR: _EVERY_STAFF
+    | _CHART_WORK
+    | {Perm.CLIENT_REGISTER, Perm.CLIENT_EDIT, Perm.EPISODE_READMIT},
+    Role.NURSE: _EVERY_STAFF | _CHART_WORK,
+    Role.PHYSICIAN: _EVERY_STAFF | _CHART_WORK,
+    Role.SUPERVISOR: _EVERY_STAFF | {Perm.CLIENT_VIEW},
 }
 
+
 # Rules that also look at the record. A permission listed here is refused without a target.
+def _in_care(user: Any, episode: Any) -> bool:
+    """Who may act on an episode: managers; its primary counselor; nurses and physicians
+    while it is in detox."""
+    from .domain.phases import Phase
+
+    roles = user.roles
+    return (
+        Role.CLINIC_MANAGER in roles
+        or (Role.COUNSELOR in roles and episode.primary_counselor_id == user.id)
+        or (bool(roles & {Role.NURSE, Role.PHYSICIAN}) and episode.phase is Phase.DETOX)
+    )
+
+
+def _edits_client(user: Any, client: Any) -> bool:
+    return Role.CLINIC_MANAGER in user.roles or any(
+        e.is_open and e.primary_counselor_id == user.id for e in client.episodes
+    )
+
+
 OBJECT_RULES: dict[Perm, Callable[[Any, Any], bool]] = {
     Perm.ROLE_HOME: lambda user, role: role in user.roles,
+    Perm.EPISODE_MOVE: _in_care,
+    Perm.EPISODE_DISCHARGE: _in_care,
+    Perm.LEVEL_OF_CARE_SET: _in_care,
+    Perm.CLIENT_EDIT: _edits_client,
 }
+
 
 # Row filters for list queries: which rows of a permission's subject a user may see.
 # A permission without an entry means "all rows" for anyone the role table grants it to.
-SCOPES: dict[Perm, Callable[[Any], sa.ColumnElement[bool]]] = {}
+def _client_scope(user: Any) -> sa.ColumnElement[bool]:
+    """Which clients a user may see (42 CFR Part 2 "need to know"). Managers and clinical
+    supervisors see everyone; a counselor sees the clients they are or were assigned; nurses
+    and physicians see clients in detox and clients they have documented for."""
+    from .clients.models import Client
+    from .domain.phases import Phase
+    from .episodes.models import CaseloadAssignment, Episode, LevelOfCareSpan, PhaseChange
+
+    roles = user.roles
+    if roles & {Role.CLINIC_MANAGER, Role.SUPERVISOR}:
+        return sa.true()
+    clauses = []
+    if Role.COUNSELOR in roles:
+        mine = (
+            sa.select(Episode.client_id)
+            .join(CaseloadAssignment)
+            .where(CaseloadAssignment.counselor_id == user.id)
+        )
+        clauses.append(Client.id.in_(mine))
+    if roles & {Role.NURSE, Role.PHYSICIAN}:
+        in_detox = sa.select(Episode.client_id).where(Episode.phase == Phase.DETOX)
+        moved = sa.select(Episode.client_id).join(PhaseChange).where(PhaseChange.by_id == user.id)
+        levels = (
+            sa.select(Episode.client_id)
+            .join(LevelOfCareSpan)
+            .where(LevelOfCareSpan.by_id == user.id)
+        )
+        clauses.append(Client.id.in_(in_detox.union(moved, levels)))
+    return sa.or_(*clauses) if clauses else sa.false()
+
+
+SCOPES: dict[Perm, Callable[[Any], sa.ColumnElement[bool]]] = {
+    Perm.CLIENT_VIEW: _client_scope,
+}
 
 
 def permissions_of(user: Any) -> frozenset[Perm]:
@@ -85,7 +171,10 @@ def requires(perm: Perm) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            authorize(perm)
+            # The role must grant the permission; a permission with an object rule is then
+            # checked again by the view against the record it loads (authorize(perm, obj)).
+            if perm not in permissions_of(current_user):
+                abort(403)
             return view(*args, **kwargs)
 
         wrapped.required_perm = perm  # type: ignore[attr-defined]  # read by the route sweep test

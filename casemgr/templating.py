@@ -7,13 +7,23 @@ from typing import Any
 from flask import Flask, g
 
 from .admin import settings
+from .domain import codes
+from .domain.care import YOUTH_MAX_AGE, age_on, days_between, level_name
 from .domain.roles import Role
 from .extensions import db
+from .timefmt import today
 
 
 def init_app(app: Flask) -> None:
     app.context_processor(_globals)
-    app.jinja_env.globals["Role"] = Role
+    app.jinja_env.globals.update(
+        Role=Role,
+        code_label=lambda codes_name, code: codes.label(getattr(codes, codes_name), code),
+        client_age=lambda client: age_on(client.date_of_birth, today()),
+        is_youth=lambda client: age_on(client.date_of_birth, today()) <= YOUTH_MAX_AGE,
+        level_name=level_name,
+        days_between=days_between,
+    )
 
 
 def _globals() -> dict[str, Any]:

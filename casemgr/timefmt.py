@@ -25,3 +25,21 @@ def format_datetime(value: datetime | None, fmt: str = DATETIME_FORMAT) -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["dt"] = format_datetime
     app.jinja_env.filters["date"] = lambda v: format_datetime(v, "%Y-%m-%d")
+
+
+def from_local(value: datetime) -> datetime:
+    """A wall-clock time typed at the facility, as an aware datetime."""
+    from datetime import UTC
+
+    return value.replace(tzinfo=facility_tz()).astimezone(UTC)
+
+
+def local_date(value: datetime):
+    """The facility's calendar date of an instant."""
+    return local(value).date()
+
+
+def today():
+    from .orm import utcnow
+
+    return local_date(utcnow())

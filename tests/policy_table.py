@@ -7,6 +7,13 @@ PUBLIC = "public"
 EVERYONE = frozenset(Role)
 ADMIN_ONLY = frozenset({Role.ADMIN})
 OVERSIGHT = frozenset({Role.ADMIN, Role.CLINIC_MANAGER})
+# Seeing charts (each user only within their scope; out of scope answers 404).
+CHART_READERS = frozenset(
+    {Role.CLINIC_MANAGER, Role.COUNSELOR, Role.NURSE, Role.PHYSICIAN, Role.SUPERVISOR}
+)
+CHART_WORKERS = frozenset({Role.CLINIC_MANAGER, Role.COUNSELOR, Role.NURSE, Role.PHYSICIAN})
+INTAKE = frozenset({Role.CLINIC_MANAGER, Role.COUNSELOR})
+MANAGER = frozenset({Role.CLINIC_MANAGER})
 
 EXPECTED: dict[str, object] = {
     "auth.login": PUBLIC,
@@ -24,4 +31,13 @@ EXPECTED: dict[str, object] = {
     "admin.settings_edit": ADMIN_ONLY,
     "audit.index": OVERSIGHT,
     "audit.verify": OVERSIGHT,
+    "clients.index": CHART_READERS,
+    "clients.new": INTAKE,
+    "clients.show": CHART_READERS,
+    "clients.edit": INTAKE,
+    "episodes.change_phase": CHART_WORKERS,
+    "episodes.discharge": CHART_WORKERS,
+    "episodes.level_of_care": CHART_WORKERS,
+    "episodes.assign": MANAGER,
+    "episodes.readmit": INTAKE,
 }

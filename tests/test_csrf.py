@@ -6,9 +6,11 @@ import sqlalchemy as sa
 from casemgr.domain.roles import Role
 from casemgr.extensions import db
 from tests.conftest import csrf_token
+from tests.clients_helpers import admitted
 from tests.factories import PASSWORD, Factories
 
-TABLES = ("users", "user_roles", "settings")
+TABLES = ("users", "user_roles", "settings", "clients", "episodes", "phase_changes", "discharges",
+          "caseload_assignments", "level_of_care_spans")
 
 
 def snapshot() -> dict:
@@ -44,11 +46,13 @@ def test_login_without_a_token_is_refused(app_factory):
 
 def test_every_post_route_refuses_a_missing_token(csrf_client):
     app, client, target = csrf_client
+    _, episode = admitted(Factories().user(Role.CLINIC_MANAGER), Factories().user(Role.COUNSELOR))
     before = snapshot()
     posts = [r for r in app.url_map.iter_rules() if "POST" in r.methods and r.endpoint != "static"]
     assert len(posts) >= 7
     for rule in posts:
-        values = {"user_id": target.id, "action": "deactivate"}
+        values = {"user_id": target.id, "action": "deactivate", "client_id": episode.client_id,
+                  "episode_id": episode.id}
         with app.test_request_context():
             url = app.url_for(rule.endpoint, **{k: values[k] for k in rule.arguments})
         resp = client.post(

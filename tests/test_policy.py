@@ -10,6 +10,7 @@ from casemgr.auth.models import User
 from casemgr.domain.roles import Role
 from casemgr.extensions import db
 from casemgr.policy import Perm, can, scoped
+from tests.clients_helpers import admitted
 from tests.policy_table import EXPECTED, PUBLIC
 
 URL_VALUES = {"action": "unlock"}
@@ -33,21 +34,28 @@ def test_every_endpoint_has_a_reviewed_policy(app):
     assert {r.endpoint for r, _ in routes(app)} == set(EXPECTED)
 
 
-def build_url(app, rule, role, target):
-    values = {"user_id": target.id, "role": role.value, **URL_VALUES}
+def build_url(app, rule, role, target, episode=None):
+    values = {
+        "user_id": target.id,
+        "role": role.value,
+        "client_id": getattr(episode, "client_id", 1),
+        "episode_id": getattr(episode, "id", 1),
+        **URL_VALUES,
+    }
     with app.test_request_context():
         return app.url_for(rule.endpoint, **{k: values[k] for k in rule.arguments})
 
 
 def test_each_role_reaches_exactly_what_the_policy_allows(app, auth, make, role):
     target = make.user(Role.NURSE)
+    _, episode = admitted(make.user(Role.CLINIC_MANAGER), make.user(Role.COUNSELOR))
     auth.login(role)
     client = auth.client
     for rule, method in routes(app):
         allowed = EXPECTED[rule.endpoint]
         if allowed == PUBLIC or rule.endpoint == "auth.logout":
             continue
-        url = build_url(app, rule, role, target)
+        url = build_url(app, rule, role, target, episode)
         resp = client.open(url, method=method, data={})
         if role in allowed:
             assert resp.status_code != 403, (role, method, url)

@@ -1,0 +1,1 @@
+"""Clients: the face sheet and intake details."""

@@ -1,0 +1,110 @@
+from flask import Blueprint, flash, redirect, render_template, url_for
+
+from ..auth.models import User
+from ..auth.web import me
+from ..domain.errors import DomainError
+from ..episodes import services as episodes
+from ..episodes.forms import counselor_choices
+from ..extensions import db
+from ..orm import utcnow
+from ..policy import Perm, authorize, requires
+from ..timefmt import today
+from . import search, services
+from .access import load_client
+from .forms import FaceSheetForm, IntakeForm
+from .search_forms import ClientSearchForm
+
+bp = Blueprint("clients", __name__)
+
+
+@bp.route("/", methods=["GET", "POST"])
+@requires(Perm.CLIENT_VIEW)
+def index():
+    form = ClientSearchForm()
+    if form.is_submitted() and not form.validate():
+        return render_template(
+            "clients/index.html", form=form, rows=[], more=False, today=today()
+        ), 400
+    rows, more = search.find(
+        db.session,
+        q=form.q.data or "",
+        sort=form.sort.data or "name",
+        descending=form.direction.data == "desc",
+        page=form.page.data or 1,
+    )
+    return render_template("clients/index.html", form=form, rows=rows, more=more, today=today())
+
+
+def _field_error(form, exc: DomainError) -> None:
+    """Show a rule violation next to the field it names (or above the form)."""
+    field = getattr(form, exc.field or "", None)
+    if field is not None and hasattr(field, "form"):  # a substance sub-form: its first select
+        field = field.form.substance
+    (field.errors if field is not None else form.form_errors).append(str(exc))
+
+
+def _intake_form() -> IntakeForm:
+    form = IntakeForm()
+    people = episodes.counselors(db.session)
+    form.counselor.choices = counselor_choices(people)
+    if not form.is_submitted() and me().id in [p.id for p in people]:
+        form.counselor.data = me().id  # a counselor doing intake usually keeps the client
+    return form
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires(Perm.CLIENT_REGISTER)
+def new():
+    form = _intake_form()
+    if form.validate_on_submit():
+        try:
+            client = services.register(db.session, form.sheet(), actor=me(), today=today())
+            counselor = db.session.get(User, form.counselor.data)
+            episodes.admit(
+                db.session,
+                client,
+                actor=me(),
+                admitted_on=form.admitted_on.data,
+                counselor=counselor,
+                now=utcnow(),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"{client.display_name} admitted as {client.mrn}.", "success")
+            return redirect(url_for("clients.show", client_id=client.id))
+    return render_template("clients/intake.html", form=form)
+
+
+@bp.get("/<int:client_id>")
+@requires(Perm.CLIENT_VIEW)
+def show(client_id: int):
+    client = load_client(client_id)
+    services.record_view(db.session, client)
+    db.session.commit()
+    return render_template(
+        "clients/show.html", client=client, **services.chart_summary(client, today())
+    )
+
+
+@bp.route("/<int:client_id>/edit", methods=["GET", "POST"])
+@requires(Perm.CLIENT_EDIT)
+def edit(client_id: int):
+    client = load_client(client_id)
+    authorize(Perm.CLIENT_EDIT, client)
+    form = FaceSheetForm()
+    if not form.is_submitted():
+        form.fill_from(client)
+    if form.validate_on_submit():
+        try:
+            services.update(db.session, client, form.sheet(), today=today())
+        except DomainError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash("Face sheet saved.", "success")
+            return redirect(url_for("clients.show", client_id=client.id))
+    return render_template("clients/edit.html", form=form, client=client)

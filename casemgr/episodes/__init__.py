@@ -1,0 +1,1 @@
+"""Treatment episodes: admission, phases, levels of care, caseloads and discharge."""

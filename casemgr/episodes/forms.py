@@ -1,0 +1,119 @@
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from ..choices import choices
+from ..domain import codes
+from ..domain.care import CODE_SYSTEMS, DEFAULT_CODE_SYSTEM, Setting
+from ..domain.phases import Phase, next_phases, ordered
+from ..forms import no_control_chars
+from ..timefmt import today as facility_today
+
+WHEN = "%Y-%m-%dT%H:%M"
+
+
+class PhaseMoveForm(FlaskForm):
+    target = SelectField("Move to")
+    effective_at = DateTimeLocalField(
+        "When", format=WHEN, validators=[DataRequired(message="Enter a date and time.")]
+    )
+    reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=500), no_control_chars])
+    backdate_reason = StringField(
+        "Why recorded late",
+        validators=[Optional(), Length(max=500), no_control_chars],
+        description="Needed when the move happened more than an hour ago.",
+    )
+
+    def __init__(self, current: Phase, **kwargs):
+        super().__init__(**kwargs)
+        # Offer only legal moves in treatment order; the service re-checks on submit.
+        allowed = next_phases(current) - {Phase.DISCHARGED}
+        self.target.choices = [SelectChoice(p.value, p.label) for p in ordered(allowed)]
+
+    @property
+    def target_phase(self) -> Phase:
+        return Phase(self.target.data)
+
+
+class DischargeForm(FlaskForm):
+    reason_code = SelectField(
+        "Reason for discharge (TEDS)",
+        choices=choices(codes.DISCHARGE_REASONS, blank="— choose —"),
+        validators=[DataRequired(message="Choose a reason.")],
+    )
+    discharged_on = DateField(
+        "Discharge date",
+        validators=[DataRequired(message="Enter a valid date.")],
+        default=facility_today,
+    )
+    last_contact_on = DateField(
+        "Date of last contact",
+        validators=[DataRequired(message="Enter a valid date.")],
+        default=facility_today,
+    )
+    left_at = DateTimeLocalField(
+        "Time the client left",
+        format=WHEN,
+        validators=[Optional()],
+        description="Required when a client leaves detox against advice.",
+    )
+    use_frequency = SelectField(
+        "Primary substance use, last 30 days", choices=choices(codes.FREQUENCIES)
+    )
+    employment = SelectField("Employment at discharge", choices=choices(codes.EMPLOYMENT))
+    living_arrangement = SelectField(
+        "Living arrangement at discharge", choices=choices(codes.LIVING_ARRANGEMENTS)
+    )
+    arrests_30d = IntegerField(
+        "Arrests in the last 30 days", validators=[Optional(), NumberRange(0, 99)], default=0
+    )
+    self_help = SelectField("Self-help attendance, last 30 days", choices=choices(codes.SELF_HELP))
+    note = TextAreaField(
+        "Discharge note", validators=[Optional(), Length(max=1000), no_control_chars]
+    )
+
+
+class LevelOfCareForm(FlaskForm):
+    setting = SelectField("Setting", choices=[SelectChoice(s.value, s.label) for s in Setting])
+    code = SelectField("ASAM level")
+    started_on = DateField(
+        "From", validators=[DataRequired(message="Enter a valid date.")], default=facility_today
+    )
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        system = CODE_SYSTEMS[DEFAULT_CODE_SYSTEM]
+        self.code_system = system.key
+        self.code.choices = [
+            SelectChoice(code, f"{code} — {name}") for code, name in system.codes.items()
+        ]
+
+
+class AssignForm(FlaskForm):
+    counselor = SelectField("Primary counselor", coerce=int)
+    reason = StringField(
+        "Reason",
+        validators=[Optional(), Length(max=300), no_control_chars],
+        description="e.g. caseload balancing, client request",
+    )
+
+
+class ReadmitForm(FlaskForm):
+    admitted_on = DateField(
+        "Admission date",
+        validators=[DataRequired(message="Enter a valid date.")],
+        default=facility_today,
+    )
+    counselor = SelectField("Primary counselor", coerce=int)
+
+
+def counselor_choices(people) -> list[SelectChoice]:
+    return [SelectChoice(u.id, u.display_name) for u in people]

@@ -1,0 +1,272 @@
+"""Admission, phase moves, levels of care, caseload assignment, discharge and readmission.
+
+Services check the rules, append history and audit; the view commits once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..audit.hooks import record
+from ..auth.models import User
+from ..clients.models import Client
+from ..domain.care import CODE_SYSTEMS, CareWarning, Setting, step_down_warning
+from ..domain.codes import LEFT_AGAINST_ADVICE
+from ..domain.errors import DomainError
+from ..domain.phases import IllegalTransition, Phase, check_transition
+from ..domain.roles import Role
+from .models import CaseloadAssignment, Discharge, Episode, LevelOfCareSpan
+
+# Recording a move more than this long after it happened needs a reason (a late entry).
+BACKDATE_GRACE = timedelta(hours=1)
+FUTURE_GRACE = timedelta(minutes=5)
+
+# Guards that must pass before a move, registered by the features that own the facts.
+# Each returns None when the move may go ahead, or the reason it may not.
+Guard = Callable[[Episode], str | None]
+TRANSITION_GUARDS: dict[tuple[Phase, Phase], list[Guard]] = {}
+
+
+def register_guard(source: Phase, target: Phase, guard: Guard) -> None:
+    """E.g. detox registers "medically cleared" for detox → rehab."""
+    TRANSITION_GUARDS.setdefault((source, target), []).append(guard)
+
+
+@dataclass(frozen=True)
+class Move:
+    target: Phase
+    effective_at: datetime
+    reason: str
+    backdate_reason: str = ""
+
+
+def admit(
+    session: Session,
+    client: Client,
+    *,
+    actor: User,
+    admitted_on: date,
+    counselor: User | None,
+    now: datetime,
+) -> Episode:
+    """Open a new episode in intake. Refused while another episode is still open."""
+    if any(e.is_open for e in client.episodes):
+        raise DomainError(
+            "This client already has an open episode; discharge it before readmitting."
+        )
+    if counselor is not None:
+        _check_counselor(counselor)
+    episode = Episode(
+        client=client,
+        number=len(client.episodes) + 1,
+        admitted_on=admitted_on,
+        phase=Phase.INTAKE,
+        phase_started_on=admitted_on,
+    )
+    session.add(episode)
+    episode.phase_changes.append(_admission_change(actor, now, admitted_on))
+    if counselor is not None:
+        _assign(episode, counselor, actor=actor, now=now, reason="Assigned at admission")
+    session.flush()
+    record(
+        session,
+        "episode.admitted",
+        target=episode,
+        client_id=client.id,
+        detail={"number": episode.number},
+    )
+    return episode
+
+
+def _admission_change(actor: User, now: datetime, admitted_on: date):
+    from .models import PhaseChange
+
+    return PhaseChange(
+        from_phase=None, to_phase=Phase.INTAKE, by=actor, effective_at=now, reason="Admitted"
+    )
+
+
+def move(
+    session: Session,
+    episode: Episode,
+    move_: Move,
+    *,
+    actor: User,
+    now: datetime,
+    local_date: Callable[[datetime], date],
+) -> list[CareWarning]:
+    """Move the episode to another phase. Discharge has its own service and form."""
+    if move_.target is Phase.DISCHARGED:
+        raise DomainError(
+            "Use Discharge to close an episode; it records the TEDS discharge fields.", "target"
+        )
+    check_transition(episode.phase, move_.target)
+    _check_time(episode, move_.effective_at, move_.backdate_reason, now)
+    for guard in TRANSITION_GUARDS.get((episode.phase, move_.target), []):
+        problem = guard(episode)
+        if problem:
+            raise IllegalTransition(problem)
+    warnings = []
+    on = local_date(move_.effective_at)
+    if episode.phase is Phase.REHAB and move_.target is Phase.AFTERCARE:
+        warning = step_down_warning(episode.phase_started_on, on)
+        warnings = [warning] if warning else []
+    episode.move_to(
+        move_.target,
+        by=actor,
+        at=move_.effective_at,
+        on=on,
+        reason=move_.reason.strip(),
+        backdate_reason=move_.backdate_reason.strip(),
+    )
+    session.flush()
+    return warnings
+
+
+def _check_time(episode: Episode, at: datetime, backdate_reason: str, now: datetime) -> None:
+    if at > now + FUTURE_GRACE:
+        raise DomainError("A move cannot be dated in the future.", "effective_at")
+    last = episode.phase_changes[-1].effective_at if episode.phase_changes else None
+    if last is not None and at < last:
+        raise DomainError(
+            "A move cannot be dated before the episode's previous move.", "effective_at"
+        )
+    if now - at > BACKDATE_GRACE and not backdate_reason.strip():
+        raise DomainError("Say why this move is recorded late.", "backdate_reason")
+
+
+def set_level_of_care(
+    session: Session,
+    episode: Episode,
+    *,
+    setting: Setting,
+    code_system: str,
+    code: str,
+    started_on: date,
+    actor: User,
+    today: date,
+) -> LevelOfCareSpan:
+    if not episode.is_open:
+        raise DomainError("The episode is closed.")
+    system = CODE_SYSTEMS.get(code_system)
+    if system is None or code not in system.codes:
+        raise DomainError("Choose a level from the list.", "code")
+    if started_on > today:
+        raise DomainError("The level of care cannot start in the future.", "started_on")
+    if started_on < episode.admitted_on:
+        raise DomainError("The level of care cannot start before admission.", "started_on")
+    current = episode.current_level
+    if current is not None:
+        if started_on < current.started_on:
+            raise DomainError(
+                "It cannot start before the current level of care started.", "started_on"
+            )
+        current.ended_on = started_on
+    span = LevelOfCareSpan(
+        setting=setting.value,
+        code_system=code_system,
+        code=code,
+        started_on=started_on,
+        by_id=actor.id,
+    )
+    episode.levels_of_care.append(span)
+    session.flush()
+    return span
+
+
+def assign_counselor(
+    session: Session, episode: Episode, counselor: User, *, actor: User, now: datetime, reason: str
+) -> None:
+    if not episode.is_open:
+        raise DomainError("The episode is closed.")
+    _check_counselor(counselor)
+    if episode.primary_counselor_id == counselor.id:
+        raise DomainError(f"{counselor.full_name} is already the primary counselor.", "counselor")
+    _assign(episode, counselor, actor=actor, now=now, reason=reason)
+    session.flush()
+
+
+def _check_counselor(counselor: User) -> None:
+    if not counselor.active or Role.COUNSELOR not in counselor.roles:
+        raise DomainError("Choose an active counselor.", "counselor")
+
+
+def _assign(episode: Episode, counselor: User, *, actor: User, now: datetime, reason: str) -> None:
+    for current in episode.assignments:
+        if current.ended_at is None:
+            current.ended_at = now
+    episode.assignments.append(
+        CaseloadAssignment(
+            counselor=counselor, started_at=now, by_id=actor.id, reason=reason.strip()
+        )
+    )
+    episode.primary_counselor = counselor
+
+
+@dataclass(frozen=True)
+class DischargeDetails:
+    last_contact_on: date
+    discharged_on: date
+    reason_code: str
+    use_frequency: str
+    employment: str
+    living_arrangement: str
+    arrests_30d: int
+    self_help: str
+    note: str = ""
+    left_at: datetime | None = None
+
+
+def discharge(
+    session: Session,
+    episode: Episode,
+    details: DischargeDetails,
+    *,
+    actor: User,
+    now: datetime,
+    today: date,
+) -> Discharge:
+    check_transition(episode.phase, Phase.DISCHARGED)
+    _check_discharge(episode, details, today)
+    row = Discharge(episode=episode, by_id=actor.id, **details.__dict__)
+    at = details.left_at or now
+    reason = f"Discharged: TEDS reason {details.reason_code}"
+    episode.move_to(
+        Phase.DISCHARGED, by=actor, at=min(at, now), on=details.discharged_on, reason=reason
+    )
+    for current in episode.assignments:
+        if current.ended_at is None:
+            current.ended_at = now
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _check_discharge(episode: Episode, d: DischargeDetails, today: date) -> None:
+    if d.discharged_on > today:
+        raise DomainError("The discharge date cannot be in the future.", "discharged_on")
+    if d.discharged_on < episode.admitted_on:
+        raise DomainError("The discharge date is before the admission date.", "discharged_on")
+    if d.last_contact_on > d.discharged_on:
+        raise DomainError("The last contact is after the discharge date.", "last_contact_on")
+    if d.last_contact_on < episode.admitted_on:
+        raise DomainError("The last contact is before the admission date.", "last_contact_on")
+    if d.reason_code == LEFT_AGAINST_ADVICE and episode.phase is Phase.DETOX and d.left_at is None:
+        raise DomainError("Record the time the client left detox against advice.", "left_at")
+
+
+def counselors(session: Session) -> list[User]:
+    from ..auth.models import UserRole
+
+    stmt = (
+        sa.select(User)
+        .join(UserRole)
+        .where(UserRole.role == Role.COUNSELOR, User.active.is_(True))
+        .order_by(User.full_name)
+    )
+    return list(session.scalars(stmt))
