@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -11,7 +12,9 @@ from sqlalchemy.orm import Session
 from .admin import settings
 from .auth import passwords
 from .auth.models import User
+from .domain.care import Setting
 from .domain.errors import DomainError
+from .domain.phases import Phase
 from .domain.roles import Role
 
 DEMO_FACILITY = "Riverbend Recovery Center (fictitious demo)"
@@ -69,6 +72,7 @@ def load(session: Session, password: str) -> list[User]:
     users = [_staff(s, hashed) for s in STAFF]
     session.add_all(users)
     session.flush()
+    _clients(session, {u.login: u for u in users})
     return users
 
 
@@ -82,3 +86,194 @@ def _staff(spec: DemoStaff, password_hash: str) -> User:
     )
     user.set_roles(set(spec.roles))
     return user
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    first: str
+    last: str
+    born: date
+    sex: str
+    counselor: str | None
+    path: tuple[tuple[Phase, int], ...]  # (phase, days ago it began), after intake
+    admitted_days_ago: int
+    level: tuple[str, str] | None = None  # (setting, ASAM code) for the current phase
+    discharge: str | None = None  # TEDS reason code
+    substance: str = "heroin"
+
+
+CLIENTS: tuple[DemoClient, ...] = (
+    DemoClient("Avery", "Demo-Lindqvist", date(1991, 3, 14), "female", "demo-counselor", (), 1),
+    DemoClient("Blake", "Demo-Okonkwo", date(1985, 7, 2), "male", None, (), 0),
+    DemoClient(
+        "Casey",
+        "Demo-Marchetti",
+        date(1998, 11, 23),
+        "female",
+        "demo-counselor",
+        ((Phase.DETOX, 3),),
+        4,
+        ("inpatient", "3.7-WM"),
+        substance="fentanyl",
+    ),
+    DemoClient(
+        "Drew",
+        "Demo-Nakamura",
+        date(1979, 1, 9),
+        "male",
+        "demo-counselor2",
+        ((Phase.DETOX, 12),),
+        13,
+        ("inpatient", "3.7-WM"),
+    ),
+    DemoClient(
+        "Emery",
+        "Demo-Castellanos",
+        date(1993, 5, 30),
+        "nonbinary",
+        "demo-counselor",
+        ((Phase.DETOX, 40), (Phase.REHAB, 33)),
+        41,
+        ("residential", "3.5"),
+    ),
+    DemoClient(
+        "Finley",
+        "Demo-Abernathy",
+        date(1988, 9, 17),
+        "female",
+        "demo-counselor2",
+        ((Phase.DETOX, 200), (Phase.REHAB, 190)),
+        201,
+        ("residential", "3.5"),
+    ),
+    DemoClient(
+        "Gray",
+        "Demo-Ivanova",
+        date(1975, 12, 1),
+        "male",
+        "demo-counselor",
+        ((Phase.DETOX, 150), (Phase.REHAB, 143), (Phase.AFTERCARE, 40)),
+        151,
+        ("outpatient", "1"),
+    ),
+    DemoClient(
+        "Harper",
+        "Demo-Delacroix",
+        date(2008, 4, 4),
+        "female",
+        "demo-counselor2",
+        ((Phase.REHAB, 20),),
+        21,
+        ("outpatient", "2.1"),
+    ),
+    DemoClient(
+        "Indigo",
+        "Demo-Szabo",
+        date(1982, 6, 21),
+        "male",
+        "demo-counselor",
+        ((Phase.DETOX, 30), (Phase.REHAB, 25)),
+        31,
+        ("residential", "3.5"),
+        discharge="1",
+    ),
+    DemoClient(
+        "Jules",
+        "Demo-Fairweather",
+        date(1996, 2, 11),
+        "female",
+        "demo-counselor2",
+        ((Phase.DETOX, 9),),
+        10,
+        ("inpatient", "3.7-WM"),
+        discharge="2",
+    ),
+)
+
+
+def _clients(session: Session, staff: dict[str, User]) -> None:
+    """Fictitious clients in every phase, moved there through the real services so their
+    history, levels of care and audit trail look like a clinic's."""
+    from .timefmt import today as facility_today
+
+    today, now = facility_today(), datetime.now(UTC)
+    for spec in CLIENTS:
+        _one_client(session, spec, staff, today, now)
+
+
+def _one_client(
+    session: Session, spec: DemoClient, staff: dict[str, User], today: date, now: datetime
+) -> None:
+    from .clients import services as clients
+    from .episodes import services as episodes
+
+    actor = staff["demo-manager"]
+    sheet = clients.FaceSheet(
+        legal_first_name=spec.first,
+        legal_last_name=spec.last,
+        date_of_birth=spec.born,
+        sex=_sex(spec.sex),
+        gender_identity="Nonbinary" if spec.sex == "nonbinary" else "",
+        first_contact_on=today - timedelta(days=spec.admitted_days_ago + 3),
+        referral_source="self",
+        guardian_name="Demo Guardian" if today.year - spec.born.year < 19 else "",
+        funding=(clients.Funding("medicaid", "", "DEMO-000"),),
+        substances=(clients.SubstanceUse(spec.substance, "injection", "5", 15),),
+        phone="555-0100",
+        primary_language="English",
+    )
+    client = clients.register(session, sheet, actor=actor, today=today)
+    counselor = staff.get(spec.counselor) if spec.counselor else None
+    admitted_on = today - timedelta(days=spec.admitted_days_ago)
+    episode = episodes.admit(
+        session,
+        client,
+        actor=actor,
+        admitted_on=admitted_on,
+        counselor=counselor,
+        now=_at(admitted_on),
+    )
+    for phase, days_ago in spec.path:
+        move = episodes.Move(
+            phase, _at(today - timedelta(days=days_ago)), "Demo history", "Demo data"
+        )
+        episodes.move(session, episode, move, actor=actor, now=now, local_date=lambda d: d.date())
+    if spec.level:
+        episodes.set_level_of_care(
+            session,
+            episode,
+            setting=Setting(spec.level[0]),
+            code_system="ASAM3",
+            code=spec.level[1],
+            started_on=episode.phase_started_on,
+            actor=actor,
+            today=today,
+        )
+    if spec.discharge:
+        episodes.discharge(
+            session,
+            episode,
+            episodes.DischargeDetails(
+                last_contact_on=today - timedelta(days=1),
+                discharged_on=today - timedelta(days=1),
+                reason_code=spec.discharge,
+                use_frequency="1",
+                employment="part_time",
+                living_arrangement="independent",
+                arrests_30d=0,
+                self_help="3",
+                left_at=_at(today - timedelta(days=1)) if spec.discharge == "2" else None,
+                note="Demo discharge",
+            ),
+            actor=actor,
+            now=now,
+            today=today,
+        )
+
+
+def _sex(value: str) -> str:
+    return value if value in ("female", "male") else "unknown"
+
+
+def _at(day: date) -> datetime:
+    return datetime.combine(day, time(14, 0), tzinfo=UTC)

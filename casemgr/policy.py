@@ -103,22 +103,19 @@ OBJECT_RULES: dict[Perm, Callable[[Any, Any], bool]] = {
 # A permission without an entry means "all rows" for anyone the role table grants it to.
 def _client_scope(user: Any) -> sa.ColumnElement[bool]:
     """Which clients a user may see (42 CFR Part 2 "need to know"). Managers and clinical
-    supervisors see everyone; a counselor sees the clients they are or were assigned; nurses
-    and physicians see clients in detox and clients they have documented for."""
+    supervisors see everyone; a counselor sees the clients whose episode they are primary
+    counselor for (for a closed episode: were at discharge), so a reassignment takes effect on
+    the next request; nurses and physicians see clients in detox and those they documented for."""
     from .clients.models import Client
     from .domain.phases import Phase
-    from .episodes.models import CaseloadAssignment, Episode, LevelOfCareSpan, PhaseChange
+    from .episodes.models import Episode, LevelOfCareSpan, PhaseChange
 
     roles = user.roles
     if roles & {Role.CLINIC_MANAGER, Role.SUPERVISOR}:
         return sa.true()
     clauses = []
     if Role.COUNSELOR in roles:
-        mine = (
-            sa.select(Episode.client_id)
-            .join(CaseloadAssignment)
-            .where(CaseloadAssignment.counselor_id == user.id)
-        )
+        mine = sa.select(Episode.client_id).where(Episode.primary_counselor_id == user.id)
         clauses.append(Client.id.in_(mine))
     if roles & {Role.NURSE, Role.PHYSICIAN}:
         in_detox = sa.select(Episode.client_id).where(Episode.phase == Phase.DETOX)

@@ -122,15 +122,14 @@ class FaceSheetForm(FlaskForm):
         "employer": ("employer_payer", "employer_member_id"),
     }
 
-    def validate_funding(self, field):
-        if "private" in (field.data or []) and not self.private_payer.data:
-            self.private_payer.errors.append("Name the insurance payer.")
-
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
         primary = self.substance_1.form.substance
         if not primary.data:  # FormField takes no in-line validators, so check it here
             primary.errors = [*primary.errors, "Record the primary substance."]
+            ok = False
+        if "private" in (self.funding.data or []) and not (self.private_payer.data or "").strip():
+            self.private_payer.errors = [*self.private_payer.errors, "Name the insurance payer."]
             ok = False
         return ok
 

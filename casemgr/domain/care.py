@@ -131,5 +131,12 @@ def check_birth_date(birth: date, today: date) -> None:
 
     if birth > today:
         raise DomainError("Date of birth cannot be in the future.", "date_of_birth")
-    if age_on(birth, today) > MAX_AGE:
+    if birth < _years_before(today, MAX_AGE):
         raise DomainError(f"Date of birth is more than {MAX_AGE} years ago.", "date_of_birth")
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year - years, day=28)

@@ -47,15 +47,27 @@ def census(session: Session, on: date, tz) -> list[CensusRow]:
     stmt = (
         sa.select(Client, Episode, phase, level, counselor)
         .join(Episode, Episode.client_id == Client.id)
-        .outerjoin(level, sa.and_(level.episode_id == Episode.id, level.started_on <= on,
-                                  sa.or_(level.ended_on.is_(None), level.ended_on > on)))
+        .outerjoin(
+            level,
+            sa.and_(
+                level.episode_id == Episode.id,
+                level.started_on <= on,
+                sa.or_(level.ended_on.is_(None), level.ended_on > on),
+            ),
+        )
         .outerjoin(counselor, counselor.id == Episode.primary_counselor_id)
-        .where(Episode.admitted_on <= on, sa.or_(Episode.discharged_on.is_(None), Episode.discharged_on > on))
+        .where(
+            Episode.admitted_on <= on,
+            sa.or_(Episode.discharged_on.is_(None), Episode.discharged_on > on),
+        )
         .order_by(Client.search_name, Client.id)
     )
     rows = session.execute(scoped(stmt, Perm.CLIENT_VIEW)).all()
-    return [CensusRow(c, e, Phase(p) if p else e.phase, lvl, u) for c, e, p, lvl, u in rows
-            if (p or e.phase) != Phase.DISCHARGED]
+    return [
+        CensusRow(c, e, Phase(p) if p else e.phase, lvl, u)
+        for c, e, p, lvl, u in rows
+        if (p or e.phase) != Phase.DISCHARGED
+    ]
 
 
 def counts(rows: list[CensusRow]) -> dict[str, Counter]:

@@ -16,6 +16,7 @@ from ..domain.care import CODE_SYSTEMS, DEFAULT_CODE_SYSTEM, Setting
 from ..domain.phases import Phase, next_phases, ordered
 from ..forms import no_control_chars
 from ..timefmt import today as facility_today
+from .services import DischargeDetails
 
 WHEN = "%Y-%m-%dT%H:%M"
 
@@ -79,6 +80,20 @@ class DischargeForm(FlaskForm):
     note = TextAreaField(
         "Discharge note", validators=[Optional(), Length(max=1000), no_control_chars]
     )
+
+    def details(self, from_local) -> DischargeDetails:
+        return DischargeDetails(
+            last_contact_on=self.last_contact_on.data,
+            discharged_on=self.discharged_on.data,
+            reason_code=self.reason_code.data,
+            use_frequency=self.use_frequency.data,
+            employment=self.employment.data,
+            living_arrangement=self.living_arrangement.data,
+            arrests_30d=self.arrests_30d.data or 0,
+            self_help=self.self_help.data,
+            note=self.note.data or "",
+            left_at=from_local(self.left_at.data) if self.left_at.data else None,
+        )
 
 
 class LevelOfCareForm(FlaskForm):

@@ -234,6 +234,7 @@ def discharge(
     check_transition(episode.phase, Phase.DISCHARGED)
     _check_discharge(episode, details, today)
     row = Discharge(episode=episode, by_id=actor.id, **details.__dict__)
+    session.add(row)
     at = details.left_at or now
     reason = f"Discharged: TEDS reason {details.reason_code}"
     episode.move_to(
@@ -242,7 +243,6 @@ def discharge(
     for current in episode.assignments:
         if current.ended_at is None:
             current.ended_at = now
-    session.add(row)
     session.flush()
     return row
 

@@ -5,7 +5,6 @@ from ..auth.models import User
 from ..auth.web import me
 from ..clients.access import load_client, load_episode
 from ..domain.care import Setting
-from ..domain.errors import DomainError
 from ..extensions import db
 from ..orm import utcnow
 from ..policy import Perm, requires
@@ -22,27 +21,29 @@ from .forms import (
 
 bp = Blueprint("episodes", __name__)
 
-
-def _to_chart(episode):
-    return redirect(url_for("clients.show", client_id=episode.client_id))
+CONFLICT = "Someone else changed this episode a moment ago. Reload the page and try again."
 
 
-def _error(form, exc: DomainError) -> None:
-    field = getattr(form, exc.field or "", None)
-    (field.errors if field is not None else form.form_errors).append(str(exc))
+def _to_chart(client_id: int):
+    return redirect(url_for("clients.show", client_id=client_id))
 
 
-def _commit_or_conflict(form) -> bool:
-    """Two staff saving the same episode at once: the second is told, nothing is overwritten."""
+def _attempt(form, action, default_field: str = "") -> tuple[bool, object]:
+    """Run one service call and commit. Rule violations go next to their field; a save that
+    lost a race with another user's save is refused with a clear message, never a 500."""
     try:
+        result = action()
         db.session.commit()
+    except ValueError as exc:  # DomainError and IllegalTransition
+        db.session.rollback()
+        field = getattr(form, getattr(exc, "field", None) or default_field, None)
+        (field.errors if field is not None else form.form_errors).append(str(exc))
+        return False, None
     except StaleDataError:
         db.session.rollback()
-        form.form_errors.append(
-            "Someone else changed this episode a moment ago. Reload and try again."
-        )
-        return False
-    return True
+        form.form_errors.append(CONFLICT)
+        return False, None
+    return True, result
 
 
 @bp.route("/<int:episode_id>/phase", methods=["GET", "POST"])
@@ -59,19 +60,18 @@ def change_phase(episode_id: int):
             form.reason.data,
             form.backdate_reason.data or "",
         )
-        try:
-            warnings = services.move(
+        ok, warnings = _attempt(
+            form,
+            lambda: services.move(
                 db.session, episode, move, actor=me(), now=utcnow(), local_date=local_date
-            )
-        except (DomainError, ValueError) as exc:
-            db.session.rollback()
-            _error(form, exc if isinstance(exc, DomainError) else DomainError(str(exc), "target"))
-        else:
-            if _commit_or_conflict(form):
-                for w in warnings:
-                    flash(w.message, "warning")
-                flash(f"Moved to {episode.phase.label.lower()}.", "success")
-                return _to_chart(episode)
+            ),
+            "target",
+        )
+        if ok:
+            for warning in warnings:
+                flash(warning.message, "warning")
+            flash(f"Moved to {move.target.label.lower()}.", "success")
+            return _to_chart(episode.client_id)
     return render_template(
         "episodes/change_phase.html", episode=episode, client=episode.client, form=form
     )
@@ -83,29 +83,20 @@ def discharge(episode_id: int):
     episode = load_episode(episode_id, Perm.EPISODE_DISCHARGE)
     form = DischargeForm()
     if form.validate_on_submit():
-        details = services.DischargeDetails(
-            last_contact_on=form.last_contact_on.data,
-            discharged_on=form.discharged_on.data,
-            reason_code=form.reason_code.data,
-            use_frequency=form.use_frequency.data,
-            employment=form.employment.data,
-            living_arrangement=form.living_arrangement.data,
-            arrests_30d=form.arrests_30d.data or 0,
-            self_help=form.self_help.data,
-            note=form.note.data or "",
-            left_at=from_local(form.left_at.data) if form.left_at.data else None,
+        ok, _ = _attempt(
+            form,
+            lambda: services.discharge(
+                db.session,
+                episode,
+                form.details(from_local),
+                actor=me(),
+                now=utcnow(),
+                today=today(),
+            ),
         )
-        try:
-            services.discharge(
-                db.session, episode, details, actor=me(), now=utcnow(), today=today()
-            )
-        except (DomainError, ValueError) as exc:
-            db.session.rollback()
-            _error(form, exc if isinstance(exc, DomainError) else DomainError(str(exc)))
-        else:
-            if _commit_or_conflict(form):
-                flash("Episode discharged.", "success")
-                return _to_chart(episode)
+        if ok:
+            flash("Episode discharged.", "success")
+            return _to_chart(episode.client_id)
     return render_template(
         "episodes/discharge.html", episode=episode, client=episode.client, form=form
     )
@@ -117,8 +108,9 @@ def level_of_care(episode_id: int):
     episode = load_episode(episode_id, Perm.LEVEL_OF_CARE_SET)
     form = LevelOfCareForm()
     if form.validate_on_submit():
-        try:
-            services.set_level_of_care(
+        ok, _ = _attempt(
+            form,
+            lambda: services.set_level_of_care(
                 db.session,
                 episode,
                 setting=Setting(form.setting.data),
@@ -127,14 +119,11 @@ def level_of_care(episode_id: int):
                 started_on=form.started_on.data,
                 actor=me(),
                 today=today(),
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            _error(form, exc)
-        else:
-            if _commit_or_conflict(form):
-                flash("Level of care recorded.", "success")
-                return _to_chart(episode)
+            ),
+        )
+        if ok:
+            flash("Level of care recorded.", "success")
+            return _to_chart(episode.client_id)
     return render_template(
         "episodes/level_of_care.html", episode=episode, client=episode.client, form=form
     )
@@ -147,22 +136,21 @@ def assign(episode_id: int):
     form = AssignForm()
     form.counselor.choices = counselor_choices(services.counselors(db.session))
     if form.validate_on_submit():
-        try:
-            services.assign_counselor(
+        counselor = db.session.get(User, form.counselor.data)
+        ok, _ = _attempt(
+            form,
+            lambda: services.assign_counselor(
                 db.session,
                 episode,
-                db.session.get(User, form.counselor.data),
+                counselor,
                 actor=me(),
                 now=utcnow(),
                 reason=form.reason.data or "",
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            _error(form, exc)
-        else:
-            if _commit_or_conflict(form):
-                flash(f"Primary counselor is now {episode.primary_counselor.full_name}.", "success")
-                return _to_chart(episode)
+            ),
+        )
+        if ok:
+            flash(f"Primary counselor is now {counselor.full_name}.", "success")
+            return _to_chart(episode.client_id)
     return render_template(
         "episodes/assign.html", episode=episode, client=episode.client, form=form
     )
@@ -175,23 +163,22 @@ def readmit(client_id: int):
     form = ReadmitForm()
     form.counselor.choices = counselor_choices(services.counselors(db.session))
     if form.validate_on_submit():
-        try:
-            services.admit(
+        counselor = db.session.get(User, form.counselor.data)
+        ok, _ = _attempt(
+            form,
+            lambda: services.admit(
                 db.session,
                 client,
                 actor=me(),
                 admitted_on=form.admitted_on.data,
-                counselor=db.session.get(User, form.counselor.data),
+                counselor=counselor,
                 now=utcnow(),
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            _error(form, exc)
-        else:
-            db.session.commit()
+            ),
+        )
+        if ok:
             flash(
                 f"{client.display_name} readmitted: episode {len(client.episodes)} opened.",
                 "success",
             )
-            return redirect(url_for("clients.show", client_id=client.id))
+            return _to_chart(client.id)
     return render_template("episodes/readmit.html", client=client, form=form)
