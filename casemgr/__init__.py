@@ -63,15 +63,19 @@ def _register_blueprints(app: Flask) -> None:
     from .admin.views import bp as admin_bp
     from .audit.views import bp as audit_bp
     from .auth.views import bp as auth_bp
+    from .charts.views import bp as charts_bp
     from .clients.views import bp as clients_bp
     from .episodes.views import bp as episodes_bp
     from .health import bp as health_bp
     from .home.views import bp as home_bp
+    from .transfer.views import bp as transfer_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(home_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(charts_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(audit_bp, url_prefix="/audit")
     app.register_blueprint(clients_bp, url_prefix="/clients")
     app.register_blueprint(episodes_bp, url_prefix="/episodes")
+    app.register_blueprint(transfer_bp, url_prefix="/reports")

@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
         is_youth=lambda client: age_on(client.date_of_birth, today()) <= YOUTH_MAX_AGE,
         level_name=level_name,
         days_between=days_between,
+        facility_today=today,
     )
 
 

@@ -5,12 +5,21 @@ import sqlalchemy as sa
 
 from casemgr.domain.roles import Role
 from casemgr.extensions import db
-from tests.conftest import csrf_token
 from tests.clients_helpers import admitted
+from tests.conftest import csrf_token
 from tests.factories import PASSWORD, Factories
 
-TABLES = ("users", "user_roles", "settings", "clients", "episodes", "phase_changes", "discharges",
-          "caseload_assignments", "level_of_care_spans")
+TABLES = (
+    "users",
+    "user_roles",
+    "settings",
+    "clients",
+    "episodes",
+    "phase_changes",
+    "discharges",
+    "caseload_assignments",
+    "level_of_care_spans",
+)
 
 
 def snapshot() -> dict:
@@ -51,8 +60,12 @@ def test_every_post_route_refuses_a_missing_token(csrf_client):
     posts = [r for r in app.url_map.iter_rules() if "POST" in r.methods and r.endpoint != "static"]
     assert len(posts) >= 7
     for rule in posts:
-        values = {"user_id": target.id, "action": "deactivate", "client_id": episode.client_id,
-                  "episode_id": episode.id}
+        values = {
+            "user_id": target.id,
+            "action": "deactivate",
+            "client_id": episode.client_id,
+            "episode_id": episode.id,
+        }
         with app.test_request_context():
             url = app.url_for(rule.endpoint, **{k: values[k] for k in rule.arguments})
         resp = client.post(

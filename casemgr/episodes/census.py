@@ -63,10 +63,11 @@ def census(session: Session, on: date, tz) -> list[CensusRow]:
         .order_by(Client.search_name, Client.id)
     )
     rows = session.execute(scoped(stmt, Perm.CLIENT_VIEW)).all()
+    # An episode admitted by `on` whose first move was entered later was still in intake.
     return [
-        CensusRow(c, e, Phase(p) if p else e.phase, lvl, u)
+        CensusRow(c, e, Phase(p) if p else Phase.INTAKE, lvl, u)
         for c, e, p, lvl, u in rows
-        if (p or e.phase) != Phase.DISCHARGED
+        if p != Phase.DISCHARGED
     ]
 
 

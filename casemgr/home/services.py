@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from ..audit.models import AuditEvent
 from ..auth.models import User, UserRole, UserSession
+from ..clients.models import Client
+from ..domain.care import PLANNED, CareWarning, days_between, level_name, phase_warnings
+from ..domain.phases import OPEN_PHASES, Phase
+from ..domain.roles import Role
+from ..episodes.census import CensusRow
+from ..episodes.census import counts as census_counts
+from ..episodes.models import Discharge, Episode, LevelOfCareSpan, PhaseChange
+from ..policy import Perm, scoped
 
 
 def signed_in_staff(session: Session, now: datetime, idle_minutes: int) -> list[User]:
@@ -66,3 +77,313 @@ def my_recent_sign_ins(session: Session, user: User, limit: int = 5) -> list[Aud
         AuditEvent.action.in_(("auth.login", "auth.login_failed", "auth.lockout")),
     )
     return list(session.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(limit)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Clinical work lists. Every query selects Client and goes through policy.scoped(), so a user
+# only ever sees the clients they may see; each list is one query whatever its length.
+
+PAGE_SIZE = 25
+SHORT_LIST = 10  # the "recent" lists on the manager's page
+ATTENTION_LIMIT = 50  # the lists of clients needing action, before "more not shown"
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """Sort key, direction and page of a paginated list, already validated by the view."""
+
+    sort: str
+    descending: bool = False
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class EpisodeRow:
+    client: Client
+    episode: Episode
+    days: int  # days in the current phase, counting the first as day 1
+    warnings: list[CareWarning]
+    level: LevelOfCareSpan | None = None
+    counselor: User | None = None
+    last_contact: datetime | None = None
+
+    @property
+    def overdue(self) -> list[CareWarning]:
+        return [w for w in self.warnings if w.level == "overdue"]
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[EpisodeRow]
+    query: ListQuery
+    more: bool
+
+
+def _row(client: Client, episode: Episode, today: date, **extra: Any) -> EpisodeRow:
+    return EpisodeRow(
+        client=client,
+        episode=episode,
+        days=days_between(episode.phase_started_on, today),
+        warnings=phase_warnings(episode.phase, episode.phase_started_on, today),
+        **extra,
+    )
+
+
+def last_contact() -> sa.ScalarSelect[Any]:
+    """When the episode last had a recorded contact. For now the latest phase change; when
+    session notes arrive this is the one place to switch to them."""
+    return (
+        sa.select(sa.func.max(PhaseChange.effective_at))
+        .where(PhaseChange.episode_id == Episode.id)
+        .scalar_subquery()
+    )
+
+
+def _is_open() -> sa.ColumnElement[bool]:
+    return Episode.phase != Phase.DISCHARGED
+
+
+def _client_episodes(*columns: Any) -> sa.Select[Any]:
+    return sa.select(Client, Episode, *columns).join(Episode, Episode.client_id == Client.id)
+
+
+def _current_level() -> sa.Subquery:
+    """Each episode's current level of care: its latest span that has not ended."""
+    return (
+        sa.select(LevelOfCareSpan.episode_id, sa.func.max(LevelOfCareSpan.id).label("id"))
+        .where(LevelOfCareSpan.ended_on.is_(None))
+        .group_by(LevelOfCareSpan.episode_id)
+        .subquery()
+    )
+
+
+@lru_cache(maxsize=64)
+def _latest_overdue_start(phase: Phase, today: date, horizon_days: int = 3660) -> date | None:
+    """The latest phase start date that phase_warnings() calls overdue today. A phase that
+    started earlier has run longer, so it is overdue too."""
+    for back in range(horizon_days):
+        started = today - timedelta(days=back)
+        if any(w.level == "overdue" for w in phase_warnings(phase, started, today)):
+            return started
+    return None
+
+
+def past_planned(today: date) -> sa.ColumnElement[bool]:
+    """Open episodes whose phase has run past its planned length: the SQL side of
+    casemgr.domain.care.phase_warnings, derived from it rather than restating its numbers."""
+    clauses = []
+    for phase in PLANNED:
+        latest = _latest_overdue_start(phase, today)
+        if latest is not None:
+            clauses.append(sa.and_(Episode.phase == phase, Episode.phase_started_on <= latest))
+    return sa.or_(*clauses) if clauses else sa.false()
+
+
+def _phase_order(column: Any) -> sa.Case[Any]:
+    return sa.case(*((column == p, i) for i, p in enumerate(Phase)), else_=len(Phase))
+
+
+# Whitelisted sort keys of each list: column, and whether "ascending" runs the other way
+# (days in phase ascending = phase start date descending).
+Sorts = dict[str, tuple[Any, bool]]
+
+
+def _paged(stmt: sa.Select[Any], sorts: Sorts, query: ListQuery) -> sa.Select[Any]:
+    column, reverse = sorts[query.sort]
+    order = column.desc() if query.descending != reverse else column.asc()
+    return (
+        stmt.order_by(order.nulls_last(), Client.search_name, Client.id)
+        .limit(PAGE_SIZE + 1)
+        .offset((query.page - 1) * PAGE_SIZE)
+    )
+
+
+def _caseload_sorts(contact: Any) -> Sorts:
+    return {
+        "name": (Client.search_name, False),
+        "mrn": (Client.mrn, False),
+        "phase": (_phase_order(Episode.phase), False),
+        "days": (Episode.phase_started_on, True),
+        "contact": (contact, False),
+    }
+
+
+CASELOAD_SORTS = ("name", "mrn", "phase", "days", "contact")
+
+
+def caseload(session: Session, user: User, today: date, query: ListQuery) -> Page:
+    """One page of the open episodes whose primary counselor is `user`."""
+    contact = last_contact().label("last_contact")
+    stmt = _client_episodes(contact).where(_is_open(), Episode.primary_counselor_id == user.id)
+    stmt = _paged(scoped(stmt, Perm.CLIENT_VIEW, user), _caseload_sorts(contact), query)
+    rows = [_row(c, e, today, last_contact=at) for c, e, at in session.execute(stmt).all()]
+    return Page(rows[:PAGE_SIZE], query, len(rows) > PAGE_SIZE)
+
+
+def _detox_sorts(level: Any, counselor: Any) -> Sorts:
+    return {
+        "name": (Client.search_name, False),
+        "mrn": (Client.mrn, False),
+        "days": (Episode.phase_started_on, True),
+        "level": (level.code, False),
+        "counselor": (counselor.full_name, False),
+    }
+
+
+DETOX_SORTS = ("name", "mrn", "days", "level", "counselor")
+
+
+def detox_board(session: Session, user: User, today: date, query: ListQuery) -> Page:
+    """One page of everyone now in detox that `user` may see, with level of care and
+    primary counselor."""
+    current = _current_level()
+    level, counselor = aliased(LevelOfCareSpan), aliased(User)
+    stmt = (
+        _client_episodes(level, counselor)
+        .outerjoin(current, current.c.episode_id == Episode.id)
+        .outerjoin(level, level.id == current.c.id)
+        .outerjoin(counselor, counselor.id == Episode.primary_counselor_id)
+        .where(Episode.phase == Phase.DETOX)
+    )
+    stmt = _paged(scoped(stmt, Perm.CLIENT_VIEW, user), _detox_sorts(level, counselor), query)
+    rows = [
+        _row(c, e, today, level=lvl, counselor=u) for c, e, lvl, u in session.execute(stmt).all()
+    ]
+    return Page(rows[:PAGE_SIZE], query, len(rows) > PAGE_SIZE)
+
+
+@dataclass(frozen=True)
+class Limited:
+    rows: list[EpisodeRow]
+    more: bool  # more rows exist than are shown
+
+
+def overdue(
+    session: Session,
+    user: User,
+    today: date,
+    *,
+    counselor: User | None = None,
+    limit: int = ATTENTION_LIMIT,
+) -> Limited:
+    """Open episodes past their planned dates, longest-running first; only `counselor`'s
+    caseload when given."""
+    who = aliased(User)
+    stmt = (
+        _client_episodes(who)
+        .outerjoin(who, who.id == Episode.primary_counselor_id)
+        .where(_is_open(), past_planned(today))
+    )
+    if counselor is not None:
+        stmt = stmt.where(Episode.primary_counselor_id == counselor.id)
+    stmt = scoped(stmt, Perm.CLIENT_VIEW, user).order_by(
+        Episode.phase_started_on, Client.search_name, Client.id
+    )
+    found = session.execute(stmt.limit(limit + 1)).all()
+    rows = [_row(c, e, today, counselor=u) for c, e, u in found]
+    return Limited([r for r in rows[:limit] if r.overdue], len(rows) > limit)
+
+
+def unassigned(session: Session, user: User, today: date, limit: int = ATTENTION_LIMIT) -> Limited:
+    """Open episodes without a primary counselor, the longest waiting first."""
+    stmt = _client_episodes().where(_is_open(), Episode.primary_counselor_id.is_(None))
+    stmt = scoped(stmt, Perm.CLIENT_VIEW, user).order_by(
+        Episode.admitted_on, Client.search_name, Client.id
+    )
+    rows = [_row(c, e, today) for c, e in session.execute(stmt.limit(limit + 1)).all()]
+    return Limited(rows[:limit], len(rows) > limit)
+
+
+@dataclass(frozen=True)
+class CensusSummary:
+    total: int
+    by_phase: list[tuple[Phase, int]]
+    by_level: list[tuple[str, str, int]]  # code, name, count; code "none" when not recorded
+
+
+def census_summary(rows: list[CensusRow]) -> CensusSummary:
+    tally = census_counts(rows)
+    names = {r.level.code: level_name(r.level.code_system, r.level.code) for r in rows if r.level}
+    levels = sorted(
+        ((code, names.get(code, "Not recorded"), n) for code, n in tally["level"].items()),
+        key=lambda item: (item[0] == "none", item[0]),
+    )
+    phases = [(p, tally["phase"].get(p.value, 0)) for p in Phase if p in OPEN_PHASES]
+    return CensusSummary(total=len(rows), by_phase=phases, by_level=levels)
+
+
+@dataclass(frozen=True)
+class MonthFlow:
+    first: date
+    admissions: int
+    discharges: int
+    recent_admissions: list[tuple[Client, Episode]]
+    recent_discharges: list[tuple[Client, Episode, Discharge | None]]
+
+
+def _count(session: Session, user: User, *where: sa.ColumnElement[bool]) -> int:
+    stmt = (
+        sa.select(sa.func.count(Episode.id))
+        .select_from(Client)
+        .join(Episode, Episode.client_id == Client.id)
+        .where(*where)
+    )
+    return int(session.scalar(scoped(stmt, Perm.CLIENT_VIEW, user)) or 0)
+
+
+def month_flow(session: Session, user: User, today: date, limit: int = SHORT_LIST) -> MonthFlow:
+    """Admissions and discharges dated from the first of this month to today."""
+    first = today.replace(day=1)
+    admitted = Episode.admitted_on.between(first, today)
+    discharged = Episode.discharged_on.between(first, today)
+    recent_in = scoped(_client_episodes().where(admitted), Perm.CLIENT_VIEW, user).order_by(
+        Episode.admitted_on.desc(), Episode.id.desc()
+    )
+    recent_out = (
+        _client_episodes(Discharge)
+        .outerjoin(Discharge, Discharge.episode_id == Episode.id)
+        .where(discharged)
+    )
+    recent_out = scoped(recent_out, Perm.CLIENT_VIEW, user).order_by(
+        Episode.discharged_on.desc(), Episode.id.desc()
+    )
+    return MonthFlow(
+        first=first,
+        admissions=_count(session, user, admitted),
+        discharges=_count(session, user, discharged),
+        recent_admissions=[(c, e) for c, e in session.execute(recent_in.limit(limit)).all()],
+        recent_discharges=[(c, e, d) for c, e, d in session.execute(recent_out.limit(limit)).all()],
+    )
+
+
+@dataclass(frozen=True)
+class CounselorLoad:
+    counselor: User
+    open_episodes: int
+    past_planned: int
+
+
+def counselor_caseloads(session: Session, user: User, today: date) -> list[CounselorLoad]:
+    """Active counselors, and anyone else still holding open episodes, with how many open
+    episodes they carry and how many of those are past their planned dates."""
+    loads = scoped(
+        sa.select(
+            Episode.primary_counselor_id.label("counselor_id"),
+            sa.func.count(Episode.id).label("open"),
+            sa.func.sum(sa.case((past_planned(today), 1), else_=0)).label("late"),
+        )
+        .select_from(Client)
+        .join(Episode, Episode.client_id == Client.id)
+        .where(_is_open(), Episode.primary_counselor_id.is_not(None))
+        .group_by(Episode.primary_counselor_id),
+        Perm.CLIENT_VIEW,
+        user,
+    ).subquery()
+    counselors = sa.select(UserRole.user_id).where(UserRole.role == Role.COUNSELOR)
+    stmt = (
+        sa.select(User, loads.c.open, loads.c.late)
+        .outerjoin(loads, loads.c.counselor_id == User.id)
+        .where(sa.or_(sa.and_(User.active.is_(True), User.id.in_(counselors)), loads.c.open > 0))
+        .order_by(User.full_name, User.id)
+    )
+    return [CounselorLoad(u, n or 0, late or 0) for u, n, late in session.execute(stmt).all()]

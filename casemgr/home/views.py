@@ -7,10 +7,13 @@ from flask_login import current_user
 from ..audit import services as audit_services
 from ..auth.web import me
 from ..domain.roles import Role
+from ..episodes.census import census
 from ..extensions import db
 from ..orm import utcnow
 from ..policy import Perm, authorize, requires
+from ..timefmt import facility_tz, today
 from . import services
+from .forms import ListForm
 
 bp = Blueprint("home", __name__)
 
@@ -66,14 +69,66 @@ def _admin() -> dict[str, Any]:
 
 
 def _manager() -> dict[str, Any]:
+    on = today()
+    user = me()
     return {
         "roster": services.roster(db.session),
         "counts": services.staff_counts(db.session),
         "failed": services.recent_failed_sign_ins(db.session),
+        "census": services.census_summary(census(db.session, on, facility_tz())),
+        "flow": services.month_flow(db.session, user, on),
+        "past_planned": services.overdue(db.session, user, on),
+        "unassigned": services.unassigned(db.session, user, on),
+        "today": on,
     }
 
 
+def _list_form(sorts: tuple[str, ...], default_sort: str, default_dir: str) -> ListForm:
+    """The sort and page of a work list, from the query string; anything else is refused."""
+    form = ListForm(sorts, default_sort, default_dir)
+    if not form.validate():
+        abort(400)
+    return form
+
+
+def _counselor() -> dict[str, Any]:
+    form = _list_form(services.CASELOAD_SORTS, "name", "asc")
+    on, user = today(), me()
+    return {
+        "my_overdue": services.overdue(db.session, user, on, counselor=user),
+        "caseload": services.caseload(db.session, user, on, form.query()),
+        "today": on,
+    }
+
+
+def _detox() -> dict[str, Any]:
+    form = _list_form(services.DETOX_SORTS, "days", "desc")
+    on = today()
+    return {"detox": services.detox_board(db.session, me(), on, form.query()), "today": on}
+
+
+def _supervisor() -> dict[str, Any]:
+    on = today()
+    return {"loads": services.counselor_caseloads(db.session, me(), on), "today": on}
+
+
+# Each role's panels, in page order (work that is due or overdue first), and their data.
 _PANELS: dict[Role, tuple[tuple[str, ...], Callable[[], dict[str, Any]]]] = {
     Role.ADMIN: (("accounts_attention", "staff_counts", "failed_sign_ins", "audit_head"), _admin),
-    Role.CLINIC_MANAGER: (("roster", "staff_counts", "failed_sign_ins"), _manager),
+    Role.CLINIC_MANAGER: (
+        (
+            "past_planned",
+            "unassigned",
+            "census",
+            "month_flow",
+            "roster",
+            "staff_counts",
+            "failed_sign_ins",
+        ),
+        _manager,
+    ),
+    Role.COUNSELOR: (("my_overdue", "caseload"), _counselor),
+    Role.NURSE: (("detox_board",), _detox),
+    Role.PHYSICIAN: (("detox_board",), _detox),
+    Role.SUPERVISOR: (("counselor_caseloads",), _supervisor),
 }

@@ -5,11 +5,10 @@ Revises: 63f6a7293620
 Create Date: 2026-11-26 00:05:54.464153
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import casemgr.orm  # noqa: F401  (autogenerate renders casemgr.orm.UTCDateTime)
-
 
 # revision identifiers, used by Alembic.
 revision = '798d5cb4279b'

@@ -1,0 +1,1 @@
+"""Moving records in and out: the client CSV import and the census export."""
