@@ -43,3 +43,10 @@ def today():
     from .orm import utcnow
 
     return local_date(utcnow())
+
+
+def day_start(day) -> datetime:
+    """Midnight at the facility on `day`, as an aware datetime."""
+    from datetime import time
+
+    return from_local(datetime.combine(day, time.min))

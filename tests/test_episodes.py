@@ -374,3 +374,28 @@ def test_a_save_that_lost_a_race_is_refused_not_overwritten(client, manager, mon
     assert resp.status_code == 200 and "Someone else changed this episode" in resp.text
     db.session.expire_all()
     assert db.session.get(Episode, episode.id).phase is Phase.INTAKE
+
+
+def test_an_admission_entered_late_accepts_moves_dated_back_to_its_days(client, manager, make):
+    """Intake typed in on the 25th for an admission on the 23rd: detox on the 24th is valid."""
+    counselor = make.user(Role.COUNSELOR)
+    from tests.clients_helpers import intake_form
+
+    resp = client.post(
+        "/clients/new", data=intake_form(admitted_on="2026-11-23", counselor=str(counselor.id))
+    )
+    assert resp.status_code == 302
+    episode = db.session.scalar(sa.select(Episode))
+    resp = move(client, episode, "detox", when="2026-11-24T09:00", late="Entered after the fact")
+    assert resp.status_code == 302, resp.text
+
+
+def test_a_move_in_the_same_minute_as_admission_is_accepted(client, manager, make):
+    from tests.clients_helpers import intake_form
+
+    client.post("/clients/new", data=intake_form(counselor=str(make.user(Role.COUNSELOR).id)))
+    episode = db.session.scalar(sa.select(Episode))
+    assert move(client, episode, "detox", when=LOCAL_NOW).status_code == 302
+    db.session.refresh(episode)
+    first, second = episode.phase_changes
+    assert second.effective_at >= first.effective_at

@@ -8,7 +8,7 @@ from ..episodes.forms import counselor_choices
 from ..extensions import db
 from ..orm import utcnow
 from ..policy import Perm, authorize, requires
-from ..timefmt import today
+from ..timefmt import day_start, today
 from . import search, services
 from .access import load_client
 from .forms import FaceSheetForm, IntakeForm
@@ -67,6 +67,7 @@ def new():
                 admitted_on=form.admitted_on.data,
                 counselor=counselor,
                 now=utcnow(),
+                admitted_at=day_start(form.admitted_on.data),
             )
         except DomainError as exc:
             db.session.rollback()

@@ -6,7 +6,7 @@ Services check the rules, append history and audit; the view commits once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -53,6 +53,7 @@ def admit(
     admitted_on: date,
     counselor: User | None,
     now: datetime,
+    admitted_at: datetime | None = None,
 ) -> Episode:
     """Open a new episode in intake. Refused while another episode is still open."""
     if any(e.is_open for e in client.episodes):
@@ -69,7 +70,9 @@ def admit(
         phase_started_on=admitted_on,
     )
     session.add(episode)
-    episode.phase_changes.append(_admission_change(actor, now, admitted_on))
+    # The admission counts from the start of its day (or now, if that is earlier), so moves
+    # entered later can still be dated back to the days they happened.
+    episode.phase_changes.append(_admission_change(actor, min(admitted_at or now, now)))
     if counselor is not None:
         _assign(episode, counselor, actor=actor, now=now, reason="Assigned at admission")
     session.flush()
@@ -83,11 +86,11 @@ def admit(
     return episode
 
 
-def _admission_change(actor: User, now: datetime, admitted_on: date):
+def _admission_change(actor: User, at: datetime):
     from .models import PhaseChange
 
     return PhaseChange(
-        from_phase=None, to_phase=Phase.INTAKE, by=actor, effective_at=now, reason="Admitted"
+        from_phase=None, to_phase=Phase.INTAKE, by=actor, effective_at=at, reason="Admitted"
     )
 
 
@@ -106,7 +109,7 @@ def move(
             "Use Discharge to close an episode; it records the TEDS discharge fields.", "target"
         )
     check_transition(episode.phase, move_.target)
-    _check_time(episode, move_.effective_at, move_.backdate_reason, now)
+    move_ = _check_time(episode, move_, now)
     for guard in TRANSITION_GUARDS.get((episode.phase, move_.target), []):
         problem = guard(episode)
         if problem:
@@ -128,16 +131,20 @@ def move(
     return warnings
 
 
-def _check_time(episode: Episode, at: datetime, backdate_reason: str, now: datetime) -> None:
+def _check_time(episode: Episode, move_: Move, now: datetime) -> Move:
+    """Refuse future or out-of-order times; forms work in whole minutes, so a move typed for
+    the same minute as the previous one is placed just after it."""
+    at = move_.effective_at
     if at > now + FUTURE_GRACE:
         raise DomainError("A move cannot be dated in the future.", "effective_at")
     last = episode.phase_changes[-1].effective_at if episode.phase_changes else None
-    if last is not None and at < last:
+    if last is not None and at < last.replace(second=0, microsecond=0):
         raise DomainError(
             "A move cannot be dated before the episode's previous move.", "effective_at"
         )
-    if now - at > BACKDATE_GRACE and not backdate_reason.strip():
+    if now - at > BACKDATE_GRACE and not move_.backdate_reason.strip():
         raise DomainError("Say why this move is recorded late.", "backdate_reason")
+    return replace(move_, effective_at=max(at, last)) if last is not None else move_
 
 
 def set_level_of_care(

@@ -8,7 +8,7 @@ from ..domain.care import Setting
 from ..extensions import db
 from ..orm import utcnow
 from ..policy import Perm, requires
-from ..timefmt import from_local, local, local_date, today
+from ..timefmt import day_start, from_local, local, local_date, today
 from . import services
 from .forms import (
     AssignForm,
@@ -173,6 +173,7 @@ def readmit(client_id: int):
                 admitted_on=form.admitted_on.data,
                 counselor=counselor,
                 now=utcnow(),
+                admitted_at=day_start(form.admitted_on.data),
             ),
         )
         if ok:

@@ -36,7 +36,7 @@ from ..domain.text import fold, neutralize_cell
 from ..episodes import census as census_query
 from ..episodes import services as episodes
 from ..episodes.models import PhaseChange
-from ..timefmt import facility_tz
+from ..timefmt import day_start, facility_tz
 
 _CHUNK = 500  # values per IN (...) list
 
@@ -151,6 +151,7 @@ def _create(
             admitted_on=plan.row.admitted_on,
             counselor=plan.counselor,
             now=now,
+            admitted_at=day_start(plan.row.admitted_on),
         )
     return client
 
