@@ -42,7 +42,9 @@ def move_to_detox(page: Page) -> None:
     page.get_by_role("button", name="Move episode").click()
     expect(page.get_by_role("status").filter(has_text="Moved to detox")).to_be_visible()
     expect(page.locator(".client-header")).to_contain_text("Detox")
-    expect(page.get_by_role("img", name="Timeline of phases and levels of care, by episode")).to_be_visible()
+    expect(
+        page.get_by_role("img", name="Timeline of phases and levels of care, by episode")
+    ).to_be_visible()
     check_accessibility(page, "chart-in-detox")
 
 
