@@ -5,8 +5,26 @@ from .audit.models import AuditChainHead, AuditEvent
 from .auth.models import User, UserRole, UserSession
 from .clients.models import Client, ClientFunding, ClientSubstance, MrnSequence
 from .episodes.models import CaseloadAssignment, Discharge, Episode, LevelOfCareSpan, PhaseChange
+from .groups.models import Group, GroupEnrollment, GroupMeeting
+from .notes.models import Addendum, ClinicalSession, Note, NoteReview
+from .plans.models import PlanGoal, PlanIntervention, PlanObjective, PlanProblem, TreatmentPlan
+from .screens.models import DrugScreen, DrugScreenResult
 
 __all__ = [
+    "Addendum",
+    "ClinicalSession",
+    "DrugScreen",
+    "DrugScreenResult",
+    "Group",
+    "GroupEnrollment",
+    "GroupMeeting",
+    "Note",
+    "NoteReview",
+    "PlanGoal",
+    "PlanIntervention",
+    "PlanObjective",
+    "PlanProblem",
+    "TreatmentPlan",
     "AuditChainHead",
     "AuditEvent",
     "CaseloadAssignment",

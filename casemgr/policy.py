@@ -37,6 +37,14 @@ class Perm(StrEnum):
     CASELOAD_ASSIGN = "caseload.assign"
     CLIENT_IMPORT = "client.import"
     CENSUS_VIEW = "census.view"
+    NOTE_WRITE = "note.write"  # object rule: the episode is in the writer's care
+    NOTE_SIGN = "note.sign"  # object rule: the note's author
+    NOTE_ADDENDUM = "note.addendum"  # object rule: the note's author
+    NOTE_COSIGN = "note.cosign"  # object rule: not the note's author
+    PLAN_WRITE = "plan.write"  # object rule: the episode's primary counselor
+    SCREEN_WRITE = "screen.write"  # object rule: the episode is in the collector's care
+    GROUP_MANAGE = "group.manage"  # define groups and enrol clients
+    GROUP_RUN = "group.run"  # record a meeting; object rule: a facilitator of the group
 
 
 _EVERY_STAFF = frozenset({Perm.HOME_VIEW, Perm.ROLE_HOME, Perm.ACCOUNT_SELF})
@@ -44,6 +52,7 @@ _EVERY_STAFF = frozenset({Perm.HOME_VIEW, Perm.ROLE_HOME, Perm.ACCOUNT_SELF})
 _CHART_WORK = frozenset(
     {Perm.CLIENT_VIEW, Perm.EPISODE_MOVE, Perm.EPISODE_DISCHARGE, Perm.LEVEL_OF_CARE_SET}
 )
+_DOCUMENTING = frozenset({Perm.NOTE_WRITE, Perm.NOTE_SIGN, Perm.NOTE_ADDENDUM, Perm.SCREEN_WRITE})
 
 # Administrators run the system but do not read clinical records (separation of duties).
 GRANTS: dict[Role, frozenset[Perm]] = {
@@ -60,13 +69,22 @@ GRANTS: dict[Role, frozenset[Perm]] = {
         Perm.CASELOAD_ASSIGN,
         Perm.CLIENT_IMPORT,
         Perm.CENSUS_VIEW,
+        Perm.GROUP_MANAGE,  # scheduling groups is administration, not clinical writing
     },
     Role.COUNSELOR: _EVERY_STAFF
     | _CHART_WORK
-    | {Perm.CLIENT_REGISTER, Perm.CLIENT_EDIT, Perm.EPISODE_READMIT},
-    Role.NURSE: _EVERY_STAFF | _CHART_WORK,
-    Role.PHYSICIAN: _EVERY_STAFF | _CHART_WORK,
-    Role.SUPERVISOR: _EVERY_STAFF | {Perm.CLIENT_VIEW},
+    | _DOCUMENTING
+    | {
+        Perm.CLIENT_REGISTER,
+        Perm.CLIENT_EDIT,
+        Perm.EPISODE_READMIT,
+        Perm.PLAN_WRITE,
+        Perm.GROUP_MANAGE,
+        Perm.GROUP_RUN,
+    },
+    Role.NURSE: _EVERY_STAFF | _CHART_WORK | _DOCUMENTING,
+    Role.PHYSICIAN: _EVERY_STAFF | _CHART_WORK | _DOCUMENTING,
+    Role.SUPERVISOR: _EVERY_STAFF | {Perm.CLIENT_VIEW, Perm.NOTE_COSIGN},
 }
 
 
@@ -84,6 +102,19 @@ def _in_care(user: Any, episode: Any) -> bool:
     )
 
 
+def _documents_for(user: Any, episode: Any) -> bool:
+    """Counselors document for their own caseload; nurses and physicians for any client they
+    can see (the caller loaded the client through the CLIENT_VIEW scope)."""
+    roles = user.roles
+    return bool(roles & {Role.NURSE, Role.PHYSICIAN}) or (
+        Role.COUNSELOR in roles and episode.primary_counselor_id == user.id
+    )
+
+
+def _is_author(user: Any, note: Any) -> bool:
+    return note.author_id == user.id
+
+
 def _edits_client(user: Any, client: Any) -> bool:
     return Role.CLINIC_MANAGER in user.roles or any(
         e.is_open and e.primary_counselor_id == user.id for e in client.episodes
@@ -96,7 +127,27 @@ OBJECT_RULES: dict[Perm, Callable[[Any, Any], bool]] = {
     Perm.EPISODE_DISCHARGE: _in_care,
     Perm.LEVEL_OF_CARE_SET: _in_care,
     Perm.CLIENT_EDIT: _edits_client,
+    Perm.NOTE_WRITE: lambda user, episode: episode.is_open and _documents_for(user, episode),
+    Perm.SCREEN_WRITE: lambda user, episode: episode.is_open and _documents_for(user, episode),
+    Perm.NOTE_SIGN: _is_author,
+    Perm.NOTE_ADDENDUM: _is_author,
+    Perm.NOTE_COSIGN: lambda user, note: not _is_author(user, note),
+    Perm.PLAN_WRITE: lambda user, episode: (
+        episode.is_open and episode.primary_counselor_id == user.id
+    ),
+    Perm.GROUP_RUN: lambda user, group: any(f.id == user.id for f in group.facilitators),
 }
+
+
+def note_formats_for(user: Any) -> list[str]:
+    """Which note formats a person may write: counseling formats for counselors, nursing notes
+    for nurses and physicians."""
+    roles, formats = user.roles, []
+    if Role.COUNSELOR in roles:
+        formats += ["soap", "dap", "birp", "girp", "case_management"]
+    if roles & {Role.NURSE, Role.PHYSICIAN}:
+        formats += ["nursing"]
+    return formats
 
 
 # Row filters for list queries: which rows of a permission's subject a user may see.

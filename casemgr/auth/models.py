@@ -18,7 +18,9 @@ class User(Audited, UserMixin, TimestampMixin, db.Model):
     """A staff member. Never deleted, only deactivated, so authorship stays intact."""
 
     __tablename__ = "users"
-    __audit_values__ = frozenset({"login", "active", "locked_until", "must_change_password"})
+    __audit_values__ = frozenset(
+        {"login", "active", "locked_until", "must_change_password", "needs_supervision"}
+    )
     __audit_redact__ = frozenset({"password_hash"})
     __audit_ignore__ = frozenset({"failed_attempts", "last_login_at"})
 
@@ -30,6 +32,8 @@ class User(Audited, UserMixin, TimestampMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     must_change_password: Mapped[bool] = mapped_column(default=False)
+    # An unlicensed or pre-licensure counselor: their signed notes wait for a supervisor.
+    needs_supervision: Mapped[bool] = mapped_column(default=False)
     failed_attempts: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]

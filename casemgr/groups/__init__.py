@@ -1,0 +1,1 @@
+"""Recurring groups, their meetings and each attendee's line."""

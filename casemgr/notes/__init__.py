@@ -1,0 +1,1 @@
+"""Clinical sessions, progress notes, signatures, co-signatures and addenda."""

@@ -1,0 +1,1 @@
+"""Treatment plans: problems, goals, objectives, interventions, signed versions."""

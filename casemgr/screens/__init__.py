@@ -1,0 +1,1 @@
+"""Drug screens (UDS) and their per-substance results."""
