@@ -85,3 +85,11 @@ def contains_pattern(text: str) -> str:
     """A LIKE pattern matching `text` literally anywhere (use with escape="\\\\")."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def str_enum(enum_cls: type, length: int = 16) -> sa.Enum:
+    """A Python StrEnum stored as its values in a VARCHAR (no native enum type), the same on
+    SQLite and PostgreSQL."""
+    return sa.Enum(
+        enum_cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )

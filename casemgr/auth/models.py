@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..audit.hooks import Audited
 from ..domain.roles import Role, primary_role
 from ..extensions import db
-from ..orm import TimestampMixin, utcnow
+from ..orm import TimestampMixin, str_enum, utcnow
 
 
 class User(Audited, UserMixin, TimestampMixin, db.Model):
@@ -77,7 +77,7 @@ class UserRole(Audited, db.Model):
 
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
     role: Mapped[Role] = mapped_column(
-        sa.Enum(Role, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]),
+        str_enum(Role, length=32),
         primary_key=True,
     )
 

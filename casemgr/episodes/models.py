@@ -11,17 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..audit.hooks import Audited
 from ..domain.phases import Phase, check_transition
 from ..extensions import db
-from ..orm import TimestampMixin, utcnow
+from ..orm import TimestampMixin, str_enum, utcnow
 
 if TYPE_CHECKING:
     from ..auth.models import User
     from ..clients.models import Client
-
-
-def _enum(enum_cls: type, length: int = 16) -> sa.Enum:
-    return sa.Enum(
-        enum_cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
-    )
 
 
 class Episode(Audited, TimestampMixin, db.Model):
@@ -46,7 +40,7 @@ class Episode(Audited, TimestampMixin, db.Model):
     client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"), index=True)
     number: Mapped[int]
     admitted_on: Mapped[date]
-    phase: Mapped[Phase] = mapped_column(_enum(Phase), default=Phase.INTAKE, index=True)
+    phase: Mapped[Phase] = mapped_column(str_enum(Phase), default=Phase.INTAKE, index=True)
     phase_started_on: Mapped[date]
     primary_counselor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     discharged_on: Mapped[date | None]
@@ -110,8 +104,8 @@ class PhaseChange(Audited, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(sa.ForeignKey("episodes.id"), index=True)
-    from_phase: Mapped[Phase | None] = mapped_column(_enum(Phase))
-    to_phase: Mapped[Phase] = mapped_column(_enum(Phase))
+    from_phase: Mapped[Phase | None] = mapped_column(str_enum(Phase))
+    to_phase: Mapped[Phase] = mapped_column(str_enum(Phase))
     effective_at: Mapped[datetime]
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))

@@ -14,19 +14,13 @@ from ..audit.hooks import Audited
 from ..domain.notes import NoteFormat, NoteState, NoteStatus
 from ..domain.sessions import duration_minutes
 from ..extensions import db
-from ..orm import TimestampMixin, utcnow
+from ..orm import TimestampMixin, str_enum, utcnow
 
 if TYPE_CHECKING:
     from ..auth.models import User
     from ..episodes.models import Episode
     from ..groups.models import GroupMeeting
     from ..plans.models import PlanObjective
-
-
-def _enum(enum_cls: type, length: int = 16) -> sa.Enum:
-    return sa.Enum(
-        enum_cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
-    )
 
 
 class ClinicalSession(Audited, TimestampMixin, db.Model):
@@ -91,7 +85,7 @@ class Note(Audited, TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("clinical_sessions.id"), unique=True)
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
-    format: Mapped[NoteFormat] = mapped_column(_enum(NoteFormat))
+    format: Mapped[NoteFormat] = mapped_column(str_enum(NoteFormat))
     sections_json: Mapped[str] = mapped_column(sa.Text, default="{}")
     # SUD prompts (optional, structured so reports can count them).
     cravings: Mapped[int | None]
@@ -103,7 +97,7 @@ class Note(Audited, TimestampMixin, db.Model):
     meetings_attended: Mapped[int | None]
     safety_risk: Mapped[str] = mapped_column(sa.String(16), default="")
     status: Mapped[NoteStatus] = mapped_column(
-        _enum(NoteStatus), default=NoteStatus.DRAFT, index=True
+        str_enum(NoteStatus), default=NoteStatus.DRAFT, index=True
     )
     late_entry: Mapped[bool] = mapped_column(default=False)
     needs_cosign: Mapped[bool] = mapped_column(default=False)

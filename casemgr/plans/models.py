@@ -11,17 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..audit.hooks import Audited
 from ..domain.plans import ObjectiveStatus, PlanStatus
 from ..extensions import db
-from ..orm import TimestampMixin
+from ..orm import TimestampMixin, str_enum
 
 if TYPE_CHECKING:
     from ..auth.models import User
     from ..episodes.models import Episode
-
-
-def _enum(enum_cls: type, length: int = 16) -> sa.Enum:
-    return sa.Enum(
-        enum_cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
-    )
 
 
 class TreatmentPlan(Audited, TimestampMixin, db.Model):
@@ -34,7 +28,7 @@ class TreatmentPlan(Audited, TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(sa.ForeignKey("episodes.id"), index=True)
     number: Mapped[int]  # version 1, 2, ... within the episode
-    status: Mapped[PlanStatus] = mapped_column(_enum(PlanStatus), default=PlanStatus.DRAFT)
+    status: Mapped[PlanStatus] = mapped_column(str_enum(PlanStatus), default=PlanStatus.DRAFT)
     strengths: Mapped[str] = mapped_column(sa.String(1000), default="")
     review_due_on: Mapped[date | None]
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
@@ -105,7 +99,7 @@ class PlanObjective(Audited, db.Model):
     statement: Mapped[str] = mapped_column(sa.String(1000))
     target_date: Mapped[date]
     status: Mapped[ObjectiveStatus] = mapped_column(
-        _enum(ObjectiveStatus), default=ObjectiveStatus.NOT_STARTED
+        str_enum(ObjectiveStatus), default=ObjectiveStatus.NOT_STARTED
     )
     lineage: Mapped[str] = mapped_column(sa.String(32), index=True)
 
