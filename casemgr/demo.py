@@ -14,6 +14,7 @@ from .auth import passwords
 from .auth.models import User
 from .domain.care import Setting
 from .domain.errors import DomainError
+from .domain.face_sheet import FaceSheet, Funding, SubstanceUse
 from .domain.phases import Phase
 from .domain.roles import Role
 
@@ -208,7 +209,7 @@ def _one_client(
     from .episodes import services as episodes
 
     actor = staff["demo-manager"]
-    sheet = clients.FaceSheet(
+    sheet = FaceSheet(
         legal_first_name=spec.first,
         legal_last_name=spec.last,
         date_of_birth=spec.born,
@@ -217,8 +218,8 @@ def _one_client(
         first_contact_on=today - timedelta(days=spec.admitted_days_ago + 3),
         referral_source="self",
         guardian_name="Demo Guardian" if today.year - spec.born.year < 19 else "",
-        funding=(clients.Funding("medicaid", "", "DEMO-000"),),
-        substances=(clients.SubstanceUse(spec.substance, "injection", "5", 15),),
+        funding=(Funding("medicaid", "", "DEMO-000"),),
+        substances=(SubstanceUse(spec.substance, "injection", "5", 15),),
         phone="555-0100",
         primary_language="English",
     )

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from casemgr.auth.models import User
 from casemgr.clients import services as clients
-from casemgr.clients.services import FaceSheet, Funding, SubstanceUse
+from casemgr.domain.face_sheet import FaceSheet, Funding, SubstanceUse
 from casemgr.domain.phases import Phase
 from casemgr.episodes import services as episodes
 from casemgr.extensions import db

@@ -12,9 +12,9 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from ..choices import choices
 from ..domain import codes
+from ..domain.face_sheet import TEXT_FIELDS, FaceSheet, Funding, SubstanceUse
 from ..forms import no_format_chars
 from ..timefmt import today as facility_today
-from .services import FaceSheet, Funding, SubstanceUse
 
 PHONE = Regexp(r"^[0-9+()\-. x]*$", message="Use digits, spaces and + ( ) - . x only.")
 
@@ -133,28 +133,10 @@ class FaceSheetForm(FlaskForm):
             ok = False
         return ok
 
-    _TEXT_FIELDS = (
-        "legal_first_name",
-        "legal_last_name",
-        "preferred_name",
-        "pronouns",
-        "gender_identity",
-        "phone",
-        "address",
-        "primary_language",
-        "emergency_contact_name",
-        "emergency_contact_relationship",
-        "emergency_contact_phone",
-        "guardian_name",
-        "guardian_relationship",
-        "guardian_phone",
-        "co_occurring",
-    )
-
     def sheet(self) -> FaceSheet:
         uses = [f.form.use() for f in (self.substance_1, self.substance_2, self.substance_3)]
         return FaceSheet(
-            **{name: (getattr(self, name).data or "").strip() for name in self._TEXT_FIELDS},
+            **{name: (getattr(self, name).data or "").strip() for name in TEXT_FIELDS},
             date_of_birth=self.date_of_birth.data,
             sex=self.sex.data,
             first_contact_on=self.first_contact_on.data,

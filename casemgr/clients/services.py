@@ -1,8 +1,10 @@
 """Registering clients and keeping the face sheet current. Services flush; callers commit."""
 
+# FaceSheet, Funding and SubstanceUse live in domain/face_sheet.py; they are re-exported here
+# because callers build them next to the service calls.
+
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
@@ -14,82 +16,9 @@ from ..auth.models import User
 from ..domain.care import ADULT_AGE, age_on, check_birth_date
 from ..domain.codes import FUNDING_WITH_MEMBER_ID
 from ..domain.errors import DomainError
+from ..domain.face_sheet import SCALAR_FIELDS, FaceSheet, Funding, SubstanceUse
 from ..domain.text import format_mrn
 from .models import Client, ClientFunding, ClientSubstance, MrnSequence
-
-
-@dataclass(frozen=True)
-class SubstanceUse:
-    substance: str
-    route: str
-    frequency: str
-    age_first_use: int | None
-
-
-@dataclass(frozen=True)
-class Funding:
-    kind: str
-    payer: str = ""
-    member_id: str = ""
-
-
-@dataclass(frozen=True)
-class FaceSheet:
-    """Everything the intake form collects about the person (not the episode)."""
-
-    legal_first_name: str
-    legal_last_name: str
-    date_of_birth: date
-    sex: str
-    first_contact_on: date
-    referral_source: str
-    preferred_name: str = ""
-    pronouns: str = ""
-    gender_identity: str = ""
-    phone: str = ""
-    address: str = ""
-    primary_language: str = "English"
-    emergency_contact_name: str = ""
-    emergency_contact_relationship: str = ""
-    emergency_contact_phone: str = ""
-    guardian_name: str = ""
-    guardian_relationship: str = ""
-    guardian_phone: str = ""
-    prior_treatment_episodes: int = 0
-    overdoses_lifetime: int = 0
-    last_overdose_on: date | None = None
-    co_occurring: str = ""
-    pregnant: str = "unknown"
-    risk_flags: tuple[str, ...] = ()
-    funding: tuple[Funding, ...] = ()
-    substances: tuple[SubstanceUse, ...] = field(default=())
-
-
-_SCALARS = (
-    "legal_first_name",
-    "legal_last_name",
-    "preferred_name",
-    "pronouns",
-    "date_of_birth",
-    "sex",
-    "gender_identity",
-    "phone",
-    "address",
-    "primary_language",
-    "emergency_contact_name",
-    "emergency_contact_relationship",
-    "emergency_contact_phone",
-    "guardian_name",
-    "guardian_relationship",
-    "guardian_phone",
-    "first_contact_on",
-    "referral_source",
-    "prior_treatment_episodes",
-    "overdoses_lifetime",
-    "last_overdose_on",
-    "co_occurring",
-    "pregnant",
-)
 
 
 def validate(sheet: FaceSheet, today: date) -> None:
@@ -145,7 +74,7 @@ def update(session: Session, client: Client, sheet: FaceSheet, *, today: date) -
 
 
 def _apply(client: Client, sheet: FaceSheet) -> None:
-    for name in _SCALARS:
+    for name in SCALAR_FIELDS:
         value = getattr(sheet, name)
         setattr(client, name, value.strip() if isinstance(value, str) else value)
     client.risk_flags = ",".join(sorted(set(sheet.risk_flags)))

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import codes
 from .codes import Codes, codes_of
+from .face_sheet import SCALAR_FIELDS as SCALAR_COLUMNS
 from .text import fold, format_mrn, is_valid_mrn
 
 MAX_ROWS = (
@@ -142,32 +143,6 @@ COLUMNS: tuple[Column, ...] = (
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
 REQUIRED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
 
-# FaceSheet fields that come straight from one column.
-SCALAR_COLUMNS = (
-    "legal_first_name",
-    "legal_last_name",
-    "preferred_name",
-    "pronouns",
-    "date_of_birth",
-    "sex",
-    "gender_identity",
-    "phone",
-    "address",
-    "primary_language",
-    "emergency_contact_name",
-    "emergency_contact_relationship",
-    "emergency_contact_phone",
-    "guardian_name",
-    "guardian_relationship",
-    "guardian_phone",
-    "first_contact_on",
-    "referral_source",
-    "prior_treatment_episodes",
-    "overdoses_lifetime",
-    "last_overdose_on",
-    "co_occurring",
-    "pregnant",
-)
 _DEFAULTS: dict[str, Any] = {
     "primary_language": "English",
     "prior_treatment_episodes": 0,

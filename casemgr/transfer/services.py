@@ -24,11 +24,11 @@ from ..audit.hooks import record
 from ..auth.models import User
 from ..clients import services as clients
 from ..clients.models import Client, MrnSequence
-from ..clients.services import FaceSheet, Funding, SubstanceUse
 from ..domain import client_import as ci
 from ..domain.care import Setting, level_name
 from ..domain.client_import import ParsedRow, RowError
 from ..domain.errors import DomainError
+from ..domain.face_sheet import FaceSheet, Funding, SubstanceUse
 from ..domain.passwords import normalize_login
 from ..domain.phases import Phase
 from ..domain.roles import Role
