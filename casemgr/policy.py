@@ -152,11 +152,25 @@ def note_formats_for(user: Any) -> list[str]:
 
 # Row filters for list queries: which rows of a permission's subject a user may see.
 # A permission without an entry means "all rows" for anyone the role table grants it to.
+def _facilitated_clients(user: Any) -> sa.Select[Any]:
+    """Clients currently enrolled in a group the user facilitates: they run the room."""
+    from .episodes.models import Episode
+    from .groups.models import GroupEnrollment, group_facilitators
+
+    return (
+        sa.select(Episode.client_id)
+        .join(GroupEnrollment, GroupEnrollment.episode_id == Episode.id)
+        .join(group_facilitators, group_facilitators.c.group_id == GroupEnrollment.group_id)
+        .where(group_facilitators.c.user_id == user.id, GroupEnrollment.ended_on.is_(None))
+    )
+
+
 def _client_scope(user: Any) -> sa.ColumnElement[bool]:
     """Which clients a user may see (42 CFR Part 2 "need to know"). Managers and clinical
     supervisors see everyone; a counselor sees the clients whose episode they are primary
     counselor for (for a closed episode: were at discharge), so a reassignment takes effect on
-    the next request; nurses and physicians see clients in detox and those they documented for."""
+    the next request, plus the members of groups they facilitate; nurses and physicians see
+    clients in detox and those they documented for."""
     from .clients.models import Client
     from .domain.phases import Phase
     from .episodes.models import Episode, LevelOfCareSpan, PhaseChange
@@ -167,7 +181,7 @@ def _client_scope(user: Any) -> sa.ColumnElement[bool]:
     clauses = []
     if Role.COUNSELOR in roles:
         mine = sa.select(Episode.client_id).where(Episode.primary_counselor_id == user.id)
-        clauses.append(Client.id.in_(mine))
+        clauses.append(Client.id.in_(mine.union(_facilitated_clients(user))))
     if roles & {Role.NURSE, Role.PHYSICIAN}:
         in_detox = sa.select(Episode.client_id).where(Episode.phase == Phase.DETOX)
         moved = sa.select(Episode.client_id).join(PhaseChange).where(PhaseChange.by_id == user.id)

@@ -160,3 +160,53 @@ def test_the_counselor_who_discharged_keeps_read_access(client, auth, world):
 def test_counselor_cannot_assign_caseloads(client, auth, world):
     auth.login(world["mine"])
     assert client.get(f"/episodes/{world['a'].episodes[0].id}/assign").status_code == 403
+
+
+def test_a_group_facilitator_sees_the_members_of_their_group(client, auth, world, make):
+    from datetime import date
+
+    from casemgr.groups.models import Group, GroupEnrollment
+
+    facilitator = make.user(Role.COUNSELOR)
+    group = Group(name="Relapse prevention", facilitators=[facilitator])
+    db.session.add(group)
+    db.session.add(
+        GroupEnrollment(group=group, episode=world["b"].episodes[0], enrolled_on=date(2026, 11, 20))
+    )
+    db.session.commit()
+    with time_machine.travel(NOW, tick=False):
+        auth.login(facilitator)
+        assert visible(client) == {"Bravo"}
+
+
+def test_discharge_ends_group_enrolments(world):
+    from datetime import date
+
+    from casemgr.episodes import services
+    from casemgr.groups.models import Group, GroupEnrollment
+
+    episode = world["b"].episodes[0]
+    enrollment = GroupEnrollment(
+        group=Group(name="Process group"), episode=episode, enrolled_on=date(2026, 11, 20)
+    )
+    db.session.add(enrollment)
+    db.session.commit()
+    services.discharge(
+        db.session,
+        episode,
+        services.DischargeDetails(
+            last_contact_on=date(2026, 11, 24),
+            discharged_on=date(2026, 11, 25),
+            reason_code="1",
+            use_frequency="1",
+            employment="unknown",
+            living_arrangement="unknown",
+            arrests_30d=0,
+            self_help="1",
+        ),
+        actor=world["manager"],
+        now=NOW,
+        today=date(2026, 11, 25),
+    )
+    db.session.commit()
+    assert enrollment.ended_on == date(2026, 11, 25)

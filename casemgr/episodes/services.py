@@ -250,8 +250,21 @@ def discharge(
     for current in episode.assignments:
         if current.ended_at is None:
             current.ended_at = now
+    _leave_groups(session, episode, details.discharged_on)
     session.flush()
     return row
+
+
+def _leave_groups(session: Session, episode: Episode, on: date) -> None:
+    from ..groups.models import GroupEnrollment
+
+    enrolled = session.scalars(
+        sa.select(GroupEnrollment).where(
+            GroupEnrollment.episode_id == episode.id, GroupEnrollment.ended_on.is_(None)
+        )
+    )
+    for enrollment in enrolled:
+        enrollment.ended_on = on
 
 
 def _check_discharge(episode: Episode, d: DischargeDetails, today: date) -> None:
