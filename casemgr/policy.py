@@ -165,15 +165,32 @@ def _facilitated_clients(user: Any) -> sa.Select[Any]:
     )
 
 
+def _detox_and_documented(user: Any) -> sa.CompoundSelect:
+    """Clients in detox now, and those the user has documented for: moved, set a level of care,
+    wrote a note or collected a drug screen."""
+    from .domain.phases import Phase
+    from .episodes.models import Episode, LevelOfCareSpan, PhaseChange
+    from .notes.models import ClinicalSession, Note
+    from .screens.models import DrugScreen
+
+    client = sa.select(Episode.client_id)
+    return sa.union(
+        client.where(Episode.phase == Phase.DETOX),
+        client.join(PhaseChange).where(PhaseChange.by_id == user.id),
+        client.join(LevelOfCareSpan).where(LevelOfCareSpan.by_id == user.id),
+        client.join(ClinicalSession).join(Note).where(Note.author_id == user.id),
+        client.join(DrugScreen).where(DrugScreen.collector_id == user.id),
+    )
+
+
 def _client_scope(user: Any) -> sa.ColumnElement[bool]:
     """Which clients a user may see (42 CFR Part 2 "need to know"). Managers and clinical
     supervisors see everyone; a counselor sees the clients whose episode they are primary
     counselor for (for a closed episode: were at discharge), so a reassignment takes effect on
     the next request, plus the members of groups they facilitate; nurses and physicians see
-    clients in detox and those they documented for."""
+    clients in detox and those they documented for (moves, levels of care, notes, screens)."""
     from .clients.models import Client
-    from .domain.phases import Phase
-    from .episodes.models import Episode, LevelOfCareSpan, PhaseChange
+    from .episodes.models import Episode
 
     roles = user.roles
     if roles & {Role.CLINIC_MANAGER, Role.SUPERVISOR}:
@@ -183,14 +200,7 @@ def _client_scope(user: Any) -> sa.ColumnElement[bool]:
         mine = sa.select(Episode.client_id).where(Episode.primary_counselor_id == user.id)
         clauses.append(Client.id.in_(mine.union(_facilitated_clients(user))))
     if roles & {Role.NURSE, Role.PHYSICIAN}:
-        in_detox = sa.select(Episode.client_id).where(Episode.phase == Phase.DETOX)
-        moved = sa.select(Episode.client_id).join(PhaseChange).where(PhaseChange.by_id == user.id)
-        levels = (
-            sa.select(Episode.client_id)
-            .join(LevelOfCareSpan)
-            .where(LevelOfCareSpan.by_id == user.id)
-        )
-        clauses.append(Client.id.in_(in_detox.union(moved, levels)))
+        clauses.append(Client.id.in_(_detox_and_documented(user)))
     return sa.or_(*clauses) if clauses else sa.false()
 
 

@@ -210,3 +210,23 @@ def test_discharge_ends_group_enrolments(world):
     )
     db.session.commit()
     assert enrollment.ended_on == date(2026, 11, 25)
+
+
+def test_a_nurse_keeps_seeing_a_client_they_screened_after_detox(client, auth, world, make):
+    from casemgr.screens.models import DrugScreen
+
+    nurse = make.user(Role.NURSE)
+    episode = world["b"].episodes[0]  # in rehab: not on the detox board
+    db.session.add(
+        DrugScreen(
+            episode=episode,
+            collected_at=NOW,
+            collector_id=nurse.id,
+            refused=True,
+            action_taken="Discussed with counselor",
+        )
+    )
+    db.session.commit()
+    with time_machine.travel(NOW, tick=False):
+        auth.login(nurse)
+        assert visible(client) == {"Bravo", "Charlie"}
