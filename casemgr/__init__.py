@@ -66,8 +66,12 @@ def _register_blueprints(app: Flask) -> None:
     from .charts.views import bp as charts_bp
     from .clients.views import bp as clients_bp
     from .episodes.views import bp as episodes_bp
+    from .groups.views import bp as groups_bp
     from .health import bp as health_bp
     from .home.views import bp as home_bp
+    from .notes.views import bp as notes_bp
+    from .plans.views import bp as plans_bp
+    from .screens.views import bp as screens_bp
     from .transfer.views import bp as transfer_bp
 
     app.register_blueprint(auth_bp)
@@ -78,4 +82,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp, url_prefix="/audit")
     app.register_blueprint(clients_bp, url_prefix="/clients")
     app.register_blueprint(episodes_bp, url_prefix="/episodes")
+    app.register_blueprint(notes_bp, url_prefix="/notes")
+    app.register_blueprint(plans_bp, url_prefix="/plans")
+    app.register_blueprint(groups_bp, url_prefix="/groups")
+    app.register_blueprint(screens_bp, url_prefix="/screens")
     app.register_blueprint(transfer_bp, url_prefix="/reports")

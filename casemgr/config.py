@@ -35,6 +35,8 @@ class Defaults:
     REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
     WTF_CSRF_TIME_LIMIT = 12 * 3600
     TEMPLATES_AUTO_RELOAD = False
+    # Days between treatment-plan reviews, by level-of-care code: {"default": 30, "3.7": 14}.
+    PLAN_REVIEW_DAYS: dict[str, int] = {"default": 30}
 
 
 # Environment variables whose name differs from the Flask/extension setting they feed.

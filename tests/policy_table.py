@@ -14,6 +14,12 @@ CHART_READERS = frozenset(
 CHART_WORKERS = frozenset({Role.CLINIC_MANAGER, Role.COUNSELOR, Role.NURSE, Role.PHYSICIAN})
 INTAKE = frozenset({Role.CLINIC_MANAGER, Role.COUNSELOR})
 MANAGER = frozenset({Role.CLINIC_MANAGER})
+PLAN_WRITERS = frozenset({Role.COUNSELOR})  # managers read plans but do not write them
+GROUP_STAFF = frozenset({Role.CLINIC_MANAGER, Role.COUNSELOR})  # define groups, enrol
+FACILITATORS = frozenset({Role.COUNSELOR})  # and only for groups they facilitate
+SCREENERS = frozenset({Role.COUNSELOR, Role.NURSE, Role.PHYSICIAN})  # clinical roles only
+NOTE_WRITERS = frozenset({Role.COUNSELOR, Role.NURSE, Role.PHYSICIAN})  # own notes only
+SUPERVISORS = frozenset({Role.SUPERVISOR})
 
 EXPECTED: dict[str, object] = {
     "auth.login": PUBLIC,
@@ -41,6 +47,36 @@ EXPECTED: dict[str, object] = {
     "episodes.level_of_care": CHART_WORKERS,
     "episodes.assign": MANAGER,
     "episodes.readmit": INTAKE,
+    "groups.index": GROUP_STAFF,
+    "groups.new": GROUP_STAFF,
+    "groups.show": GROUP_STAFF,
+    "groups.edit": GROUP_STAFF,
+    "groups.enrol": GROUP_STAFF,
+    "groups.unenrol": GROUP_STAFF,  # only clients in the user's scope: test_groups
+    "groups.record_meeting": FACILITATORS,
+    "groups.show_meeting": GROUP_STAFF,  # lines of clients in scope only: test_groups
+    "groups.sign_meeting": FACILITATORS,
+    "screens.new": SCREENERS,
+    "screens.show": CHART_READERS,
+    "screens.history": CHART_READERS,
+    "notes.new": NOTE_WRITERS,
+    "notes.show": CHART_READERS,
+    "notes.edit": NOTE_WRITERS,  # the author of a draft only: tests/notes
+    "notes.sign": NOTE_WRITERS,
+    "notes.addendum": NOTE_WRITERS,
+    "notes.cosign": SUPERVISORS,  # never one's own note
+    "notes.return_to_author": SUPERVISORS,
+    "notes.review": SUPERVISORS,
+    "plans.show": CHART_READERS,
+    "plans.version": CHART_READERS,
+    "plans.create": PLAN_WRITERS,  # the episode's primary counselor only: tests/plans
+    "plans.edit": PLAN_WRITERS,
+    "plans.add_problem": PLAN_WRITERS,
+    "plans.add_child": PLAN_WRITERS,
+    "plans.edit_item": PLAN_WRITERS,
+    "plans.remove_item": PLAN_WRITERS,
+    "plans.sign": PLAN_WRITERS,
+    "plans.start_review": PLAN_WRITERS,
     "transfer.import_clients": MANAGER,
     "transfer.import_confirm": MANAGER,
     "transfer.census": MANAGER,

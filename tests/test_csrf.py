@@ -8,6 +8,9 @@ from casemgr.extensions import db
 from tests.clients_helpers import admitted
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, Factories
+from tests.groups.helpers import sweep_rows
+from tests.notes.helpers import sweep_note
+from tests.plans.helpers import sweep_plan
 
 TABLES = (
     "users",
@@ -19,6 +22,21 @@ TABLES = (
     "discharges",
     "caseload_assignments",
     "level_of_care_spans",
+    "groups",
+    "group_facilitators",
+    "group_enrollments",
+    "group_meetings",
+    "drug_screens",
+    "drug_screen_results",
+    "clinical_sessions",
+    "notes",
+    "note_reviews",
+    "note_addenda",
+    "treatment_plans",
+    "plan_problems",
+    "plan_goals",
+    "plan_objectives",
+    "plan_interventions",
 )
 
 
@@ -56,6 +74,9 @@ def test_login_without_a_token_is_refused(app_factory):
 def test_every_post_route_refuses_a_missing_token(csrf_client):
     app, client, target = csrf_client
     _, episode = admitted(Factories().user(Role.CLINIC_MANAGER), Factories().user(Role.COUNSELOR))
+    groups = sweep_rows(episode)
+    note = sweep_note(episode)
+    plan = sweep_plan(episode)
     before = snapshot()
     posts = [r for r in app.url_map.iter_rules() if "POST" in r.methods and r.endpoint != "static"]
     assert len(posts) >= 7
@@ -65,6 +86,9 @@ def test_every_post_route_refuses_a_missing_token(csrf_client):
             "action": "deactivate",
             "client_id": episode.client_id,
             "episode_id": episode.id,
+            **groups,
+            "note_id": note.id,
+            **plan,
         }
         with app.test_request_context():
             url = app.url_for(rule.endpoint, **{k: values[k] for k in rule.arguments})

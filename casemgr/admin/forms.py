@@ -1,5 +1,12 @@
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, SelectMultipleField, StringField, widgets
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    widgets,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
@@ -36,6 +43,11 @@ class StaffDetailsForm(FlaskForm):
         ],
     )
     roles = MultiCheckboxField("Roles", choices=ROLE_CHOICES)
+    needs_supervision = BooleanField(
+        "Needs supervision",
+        description="An unlicensed or pre-licensure clinician: their signed notes wait for a "
+        "supervisor's co-signature.",
+    )
 
     @property
     def role_set(self) -> frozenset[Role]:

@@ -26,6 +26,7 @@ class StaffDetails:
     credentials: str
     email: str
     roles: frozenset[Role]
+    needs_supervision: bool = False
 
 
 def create_staff(
@@ -106,6 +107,7 @@ def _apply(user: User, details: StaffDetails) -> None:
     user.credentials = details.credentials.strip()
     user.email = details.email.strip()
     user.set_roles(set(details.roles))
+    user.needs_supervision = details.needs_supervision
 
 
 def _require_roles(details: StaffDetails) -> None:

@@ -26,6 +26,7 @@ def _details(form: StaffDetailsForm) -> services.StaffDetails:
         credentials=form.credentials.data or "",
         email=form.email.data or "",
         roles=form.role_set,
+        needs_supervision=bool(form.needs_supervision.data),
     )
 
 

@@ -122,12 +122,28 @@ def record_view(session: Session, client: Client) -> None:
 def chart_summary(client: Client, today: date) -> dict:
     """What the chart header computes: warnings and the planned end of the current phase."""
     from ..domain.care import phase_warnings, planned_end
+    from ..notes.queries import chart_sessions
+    from ..plans.queries import summary as plan_summary
+    from ..screens.services import on_chart
 
+    screens = on_chart(sa.orm.object_session(client), client.id)
     current = client.episodes[-1] if client.episodes else None
+    plan = plan_summary(sa.orm.object_session(client), current, today) if current else None
+    sessions = chart_sessions(sa.orm.object_session(client), current.id) if current else None
     if current is None or not current.is_open:
-        return {"today": today, "warnings": [], "planned_end": None}
+        return {
+            "today": today,
+            "warnings": [],
+            "planned_end": None,
+            "screens": screens,
+            "plan": plan,
+            "sessions": sessions,
+        }
     return {
         "today": today,
         "warnings": phase_warnings(current.phase, current.phase_started_on, today),
         "planned_end": planned_end(current.phase, current.phase_started_on),
+        "screens": screens,
+        "plan": plan,
+        "sessions": sessions,
     }

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased, selectinload
@@ -15,11 +15,16 @@ from ..auth.models import User, UserRole, UserSession
 from ..clients.models import Client
 from ..domain.care import PLANNED, CareWarning, days_between, level_name, phase_warnings
 from ..domain.phases import OPEN_PHASES, Phase
+from ..domain.plans import PlanStatus, review_overdue
 from ..domain.roles import Role
+from ..domain.sessions import PRESENT
 from ..episodes.census import CensusRow
 from ..episodes.census import counts as census_counts
 from ..episodes.models import Discharge, Episode, LevelOfCareSpan, PhaseChange
+from ..notes.models import ClinicalSession
+from ..plans.models import TreatmentPlan
 from ..policy import Perm, scoped
+from ..timefmt import facility_tz
 
 
 def signed_in_staff(session: Session, now: datetime, idle_minutes: int) -> list[User]:
@@ -129,14 +134,43 @@ def _row(client: Client, episode: Episode, today: date, **extra: Any) -> Episode
     )
 
 
-def last_contact() -> sa.ScalarSelect[Any]:
-    """When the episode last had a recorded contact. For now the latest phase change; when
-    session notes arrive this is the one place to switch to them."""
-    return (
+class LastContact(NamedTuple):
+    """When an episode last had a recorded contact, as columns of one query: the end of its
+    latest attended session (facility wall-clock text "YYYY-MM-DD HH:MM", which sorts like
+    time) or, before any session, its latest phase change (a UTC instant)."""
+
+    session_end: sa.ScalarSelect[Any]
+    phase_change: sa.ScalarSelect[Any]
+
+    @property
+    def sort_key(self) -> sa.ColumnElement[Any]:
+        # Without a session the day the current phase began stands in: the same day as the
+        # latest phase change, and text that compares with the session's.
+        return sa.func.coalesce(self.session_end, sa.cast(Episode.phase_started_on, sa.String))
+
+    @staticmethod
+    def at(session_end: str | None, phase_change: datetime | None, tz: tzinfo) -> datetime | None:
+        if session_end:
+            return datetime.strptime(session_end, "%Y-%m-%d %H:%M").replace(tzinfo=tz)
+        return phase_change
+
+
+def last_contact() -> LastContact:
+    """What counts as contact: a session the client attended (on time, late or leaving early);
+    until there is one, the latest phase change."""
+    day = sa.cast(ClinicalSession.session_date, sa.String)
+    clock = sa.func.substr(sa.cast(ClinicalSession.end_time, sa.String), 1, 5)
+    session_end = (
+        sa.select(sa.func.max(day + " " + clock))
+        .where(ClinicalSession.episode_id == Episode.id, ClinicalSession.attendance.in_(PRESENT))
+        .scalar_subquery()
+    )
+    phase_change = (
         sa.select(sa.func.max(PhaseChange.effective_at))
         .where(PhaseChange.episode_id == Episode.id)
         .scalar_subquery()
     )
+    return LastContact(session_end, phase_change)
 
 
 def _is_open() -> sa.ColumnElement[bool]:
@@ -213,10 +247,15 @@ CASELOAD_SORTS = ("name", "mrn", "phase", "days", "contact")
 
 def caseload(session: Session, user: User, today: date, query: ListQuery) -> Page:
     """One page of the open episodes whose primary counselor is `user`."""
-    contact = last_contact().label("last_contact")
-    stmt = _client_episodes(contact).where(_is_open(), Episode.primary_counselor_id == user.id)
-    stmt = _paged(scoped(stmt, Perm.CLIENT_VIEW, user), _caseload_sorts(contact), query)
-    rows = [_row(c, e, today, last_contact=at) for c, e, at in session.execute(stmt).all()]
+    contact, tz = last_contact(), facility_tz()
+    stmt = _client_episodes(contact.session_end, contact.phase_change).where(
+        _is_open(), Episode.primary_counselor_id == user.id
+    )
+    stmt = _paged(scoped(stmt, Perm.CLIENT_VIEW, user), _caseload_sorts(contact.sort_key), query)
+    rows = [
+        _row(c, e, today, last_contact=LastContact.at(s, p, tz))
+        for c, e, s, p in session.execute(stmt).all()
+    ]
     return Page(rows[:PAGE_SIZE], query, len(rows) > PAGE_SIZE)
 
 
@@ -387,3 +426,69 @@ def counselor_caseloads(session: Session, user: User, today: date) -> list[Couns
         .order_by(User.full_name, User.id)
     )
     return [CounselorLoad(u, n or 0, late or 0) for u, n, late in session.execute(stmt).all()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Treatment-plan reviews
+
+PLAN_DUE_SOON_DAYS = 7
+_NEEDS_SIGNED_PLAN = (Phase.REHAB, Phase.AFTERCARE)
+
+
+@dataclass(frozen=True)
+class PlanReviewRow:
+    client: Client
+    episode: Episode
+    plan: TreatmentPlan | None  # the signed version in force
+    draft: TreatmentPlan | None  # a first plan or a review being written
+    state: str  # "overdue", "missing" (no signed plan yet) or "due" (within the week)
+
+
+@dataclass(frozen=True)
+class PlanReviews:
+    rows: list[PlanReviewRow]
+    more: bool
+
+
+def plan_reviews(
+    session: Session,
+    user: User,
+    today: date,
+    *,
+    counselor: User,
+    limit: int = ATTENTION_LIMIT,
+) -> PlanReviews:
+    """`counselor`'s open episodes whose signed plan is overdue for review or due within a
+    week, and those in rehab or aftercare with no signed plan yet: overdue first."""
+    signed, draft = aliased(TreatmentPlan), aliased(TreatmentPlan)
+    missing = sa.and_(signed.id.is_(None), Episode.phase.in_(_NEEDS_SIGNED_PLAN))
+    soon = today + timedelta(days=PLAN_DUE_SOON_DAYS)
+    stmt = (
+        _client_episodes(signed, draft)
+        .outerjoin(
+            signed,
+            sa.and_(signed.episode_id == Episode.id, signed.status == PlanStatus.SIGNED),
+        )
+        .outerjoin(draft, sa.and_(draft.episode_id == Episode.id, draft.status == PlanStatus.DRAFT))
+        .where(
+            _is_open(),
+            Episode.primary_counselor_id == counselor.id,
+            sa.or_(missing, signed.review_due_on <= soon),
+        )
+    )
+    stmt = scoped(stmt, Perm.CLIENT_VIEW, user).order_by(
+        sa.case((signed.review_due_on < today, 0), (missing, 1), else_=2),
+        signed.review_due_on,
+        Episode.phase_started_on,
+        Client.search_name,
+        Client.id,
+    )
+    found = session.execute(stmt.limit(limit + 1)).all()
+    rows = [PlanReviewRow(c, e, p, d, _review_state(p, today)) for c, e, p, d in found[:limit]]
+    return PlanReviews(rows, len(found) > limit)
+
+
+def _review_state(plan: TreatmentPlan | None, today: date) -> str:
+    if plan is None:
+        return "missing"
+    return "overdue" if review_overdue(plan.review_due_on, today) else "due"

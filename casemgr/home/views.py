@@ -9,6 +9,7 @@ from ..auth.web import me
 from ..domain.roles import Role
 from ..episodes.census import census
 from ..extensions import db
+from ..notes import queries as notes
 from ..orm import utcnow
 from ..policy import Perm, authorize, requires
 from ..timefmt import facility_tz, today
@@ -95,7 +96,9 @@ def _counselor() -> dict[str, Any]:
     form = _list_form(services.CASELOAD_SORTS, "name", "asc")
     on, user = today(), me()
     return {
+        "unsigned_notes": notes.overdue_drafts(db.session, user, utcnow(), facility_tz()),
         "my_overdue": services.overdue(db.session, user, on, counselor=user),
+        "plan_reviews": services.plan_reviews(db.session, user, on, counselor=user),
         "caseload": services.caseload(db.session, user, on, form.query()),
         "today": on,
     }
@@ -104,12 +107,23 @@ def _counselor() -> dict[str, Any]:
 def _detox() -> dict[str, Any]:
     form = _list_form(services.DETOX_SORTS, "days", "desc")
     on = today()
-    return {"detox": services.detox_board(db.session, me(), on, form.query()), "today": on}
+    return {
+        "unsigned_notes": notes.overdue_drafts(db.session, me(), utcnow(), facility_tz()),
+        "detox": services.detox_board(db.session, me(), on, form.query()),
+        "today": on,
+    }
+
+
+REVIEW_PANEL_SIZE = 10  # the full queue has its own page
 
 
 def _supervisor() -> dict[str, Any]:
     on = today()
-    return {"loads": services.counselor_caseloads(db.session, me(), on), "today": on}
+    return {
+        "review_queue": notes.review_queue(db.session, me(), size=REVIEW_PANEL_SIZE),
+        "loads": services.counselor_caseloads(db.session, me(), on),
+        "today": on,
+    }
 
 
 # Each role's panels, in page order (work that is due or overdue first), and their data.
@@ -127,8 +141,8 @@ _PANELS: dict[Role, tuple[tuple[str, ...], Callable[[], dict[str, Any]]]] = {
         ),
         _manager,
     ),
-    Role.COUNSELOR: (("my_overdue", "caseload"), _counselor),
-    Role.NURSE: (("detox_board",), _detox),
-    Role.PHYSICIAN: (("detox_board",), _detox),
-    Role.SUPERVISOR: (("counselor_caseloads",), _supervisor),
+    Role.COUNSELOR: (("unsigned_notes", "my_overdue", "plan_reviews", "caseload"), _counselor),
+    Role.NURSE: (("unsigned_notes", "detox_board"), _detox),
+    Role.PHYSICIAN: (("unsigned_notes", "detox_board"), _detox),
+    Role.SUPERVISOR: (("review_queue", "counselor_caseloads"), _supervisor),
 }

@@ -218,8 +218,17 @@ def _guard_signed_notes(session: Session, _ctx, _instances) -> None:
     for obj in session.dirty:
         if isinstance(obj, Addendum) and session.is_modified(obj):
             raise SignedNoteImmutable("Addenda cannot be changed.")
+        if isinstance(obj, ClinicalSession) and session.is_modified(obj) and _has_signed_note(obj):
+            raise SignedNoteImmutable("The session of a signed note cannot change.")
         if isinstance(obj, Note) and session.is_modified(obj):
             _check_note_change(obj)
+
+
+def _has_signed_note(visit: ClinicalSession) -> bool:
+    note = visit.note
+    if note is None or sa.inspect(note).pending:
+        return False
+    return _committed_status(note) is not NoteStatus.DRAFT
 
 
 def _committed_status(note: Note) -> NoteStatus:

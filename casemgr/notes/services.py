@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, tzinfo
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -19,7 +20,17 @@ from ..auth.models import User
 from ..domain import notes as rules
 from ..domain.errors import DomainError
 from ..domain.notes import NoteAction, NoteFormat, NoteStatus
-from ..domain.sessions import PRESENT, duration_minutes
+from ..domain.sessions import (
+    ADHERENCE,
+    ALTERNATIVE_KINDS,
+    ATTENDANCE,
+    PRESENT,
+    SAFETY_RISK,
+    SESSION_TYPES,
+    SETTINGS,
+    USE_SINCE_LAST,
+    duration_minutes,
+)
 from ..episodes.models import Episode
 from ..plans.models import PlanGoal, PlanObjective, PlanProblem, TreatmentPlan
 from .models import Addendum, ClinicalSession, Note, NoteReview
@@ -53,18 +64,11 @@ class NoteContent:
     objective_ids: tuple[int, ...] = field(default=())
 
 
-def log_session(
-    session: Session,
-    episode: Episode,
-    details: SessionDetails,
-    *,
-    staff: User,
-    actor: User,
-    today: date,
-    group_meeting_id: int | None = None,
-) -> ClinicalSession:
+def check_session(episode: Episode, details: SessionDetails, *, today: date) -> int:
+    """The session's facts against the episode and the clock; returns its length in minutes."""
     if not episode.is_open:
         raise DomainError("The episode is closed; sessions are logged on an open episode.")
+    _check_codes(details)
     if details.session_date > today:
         raise DomainError("A session cannot be logged for a future date.", "session_date")
     if details.session_date < episode.admitted_on:
@@ -76,18 +80,70 @@ def log_session(
     minutes = details.minutes_attended
     if minutes is not None and not 0 <= minutes <= length:
         raise DomainError(f"Minutes attended must be between 0 and {length}.", "minutes_attended")
+    return length
+
+
+def _check_codes(details: SessionDetails) -> None:
+    for name, codes in (
+        ("session_type", SESSION_TYPES),
+        ("setting", SETTINGS),
+        ("attendance", ATTENDANCE),
+    ):
+        if getattr(details, name) not in dict(codes):
+            raise DomainError("Choose one of the listed values.", name)
+    if details.session_type == "alternative" and details.alternative_kind not in dict(
+        ALTERNATIVE_KINDS
+    ):
+        raise DomainError("Choose the kind of alternative therapy.", "alternative_kind")
+
+
+def _session_values(details: SessionDetails) -> dict[str, Any]:
+    values = dict(details.__dict__)
+    if details.session_type != "alternative":
+        values["alternative_kind"] = ""
     if details.attendance not in PRESENT:
-        minutes = 0
+        values["minutes_attended"] = 0
+    values["location"] = details.location.strip()
+    return values
+
+
+def log_session(
+    session: Session,
+    episode: Episode,
+    details: SessionDetails,
+    *,
+    staff: User,
+    actor: User,
+    today: date,
+    group_meeting_id: int | None = None,
+) -> ClinicalSession:
+    check_session(episode, details, today=today)
     row = ClinicalSession(
         episode=episode,
         staff_id=staff.id,
         created_by_id=actor.id,
         group_meeting_id=group_meeting_id,
-        **{**details.__dict__, "minutes_attended": minutes},
+        **_session_values(details),
     )
     session.add(row)
     session.flush()
     return row
+
+
+def record_session(
+    session: Session,
+    episode: Episode,
+    details: SessionDetails,
+    content: NoteContent,
+    *,
+    actor: User,
+    now: datetime,
+    today: date,
+    tz: tzinfo,
+) -> Note:
+    """Log a session the actor ran and write its note as a draft, in one step."""
+    visit = log_session(session, episode, details, staff=actor, actor=actor, today=today)
+    return write_note(session, visit, content, author=actor, now=now, tz=tz)
 
 
 def write_note(
@@ -103,12 +159,65 @@ def write_note(
     if visit.note is not None:
         raise DomainError("This session already has a note.")
     note = Note(session=visit, author_id=author.id, format=content.format)
-    _apply(session, note, content)
-    ended = datetime.combine(visit.session_date, visit.end_time, tzinfo=tz)
-    note.late_entry = rules.is_late(ended, now)
+    with session.no_autoflush:  # the objectives query must not flush a half-built note
+        _apply(session, note, content)
+    note.late_entry = rules.is_late(session_end(visit, tz), now)
     session.add(note)
     session.flush()
     return note
+
+
+def session_end(visit: ClinicalSession, tz: tzinfo) -> datetime:
+    """When the session ended, as an aware datetime (its date and times are facility time)."""
+    return datetime.combine(visit.session_date, visit.end_time, tzinfo=tz)
+
+
+def edit_refusal(note: Note, actor: User) -> str | None:
+    """Why `actor` may not edit this note now, or None when they may."""
+    if (why := refusal(note, NoteAction.EDIT)) is not None:
+        return why
+    return None if note.author_id == actor.id else "Only the author can edit a draft note."
+
+
+def refusal(note: Note, action: NoteAction) -> str | None:
+    """Why the note's state does not allow `action` now, or None when it does."""
+    review = action in (NoteAction.COSIGN, NoteAction.RETURN)
+    if review and note.status is NoteStatus.SIGNED and not note.needs_cosign:
+        return "This note does not need a co-signature."
+    try:
+        rules.check(note.state, action)
+    except rules.NoteRuleError as exc:
+        return str(exc)
+    # A returned note is unsigned again, which would leave an addendum pointing at a signature
+    # that no longer exists; while the supervisor decides, changes go through a return.
+    if action is NoteAction.ADDENDUM and rules.awaiting_cosign(note.state):
+        return "This note is waiting for co-signature; ask the supervisor to return it for changes."
+    return None
+
+
+def revise_draft(
+    session: Session,
+    note: Note,
+    details: SessionDetails | None,
+    content: NoteContent,
+    *,
+    actor: User,
+    today: date,
+    tz: tzinfo,
+) -> None:
+    """The author changes a draft: its note and, for a session they logged alone (not a group
+    seat), the session's facts. A late entry is judged from when the note was first written."""
+    if (why := edit_refusal(note, actor)) is not None:
+        raise DomainError(why)
+    visit = note.session
+    if details is not None:
+        if visit.group_meeting_id is not None:
+            raise DomainError("A group seat's date and times belong to the group meeting.")
+        check_session(visit.episode, details, today=today)
+        for name, value in _session_values(details).items():
+            setattr(visit, name, value)
+        note.late_entry = rules.is_late(session_end(visit, tz), note.created_at)
+    update_draft(session, note, content, actor=actor)
 
 
 def update_draft(session: Session, note: Note, content: NoteContent, *, actor: User) -> None:
@@ -128,6 +237,15 @@ def _apply(session: Session, note: Note, content: NoteContent) -> None:
         raise DomainError(str(exc)) from exc
     if content.cravings is not None and not 0 <= content.cravings <= 10:
         raise DomainError("Cravings are rated 0 to 10.", "cravings")
+    if content.meetings_attended is not None and content.meetings_attended < 0:
+        raise DomainError("Meetings attended cannot be negative.", "meetings_attended")
+    for name, codes in (
+        ("use_since_last", USE_SINCE_LAST),
+        ("medication_adherence", ADHERENCE),
+        ("safety_risk", SAFETY_RISK),
+    ):
+        if getattr(content, name) not in ("", *dict(codes)):
+            raise DomainError("Choose one of the listed values.", name)
     note.sections_json = json.dumps(sections, sort_keys=True, ensure_ascii=False)
     for name in (
         "cravings",
@@ -218,7 +336,10 @@ def return_to_author(
 def add_addendum(
     session: Session, note: Note, *, author: User, reason: str, text: str, now: datetime
 ) -> Addendum:
-    rules.check(note.state, NoteAction.ADDENDUM)
+    if (why := refusal(note, NoteAction.ADDENDUM)) is not None:
+        raise DomainError(why)
+    if note.author_id != author.id:
+        raise DomainError("Only the note's author can add an addendum.")
     if not reason.strip():
         raise DomainError("Give the reason for the addendum.", "reason")
     if not text.strip():

@@ -40,3 +40,9 @@ def session_with_note(episode, author, *, day: date = date(2026, 11, 25), conten
     note = services.write_note(db.session, visit, content or dap(), author=author, now=now, tz=TZ)
     db.session.commit()
     return visit, note
+
+
+def sweep_note(episode):
+    """A draft note on `episode` by its primary counselor: a real row for the route sweeps."""
+    _, note = session_with_note(episode, episode.primary_counselor)
+    return note

@@ -76,3 +76,11 @@ def test_addenda_keep_the_original(signed):
     with pytest.raises(SignedNoteImmutable):
         db.session.flush()
     db.session.rollback()
+
+
+def test_the_session_of_a_signed_note_cannot_change(signed):
+    note, _ = signed
+    note.session.start_time = note.session.start_time.replace(hour=7)
+    with pytest.raises(SignedNoteImmutable):
+        db.session.flush()
+    db.session.rollback()
