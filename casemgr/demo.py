@@ -73,7 +73,12 @@ def load(session: Session, password: str) -> list[User]:
     users = [_staff(s, hashed) for s in STAFF]
     session.add_all(users)
     session.flush()
-    _clients(session, {u.login: u for u in users})
+    staff = {u.login: u for u in users}
+    _clients(session, staff)
+    from . import demo_documentation
+    from .timefmt import today as facility_today
+
+    demo_documentation.load(session, staff, password, facility_today(), datetime.now(UTC))
     return users
 
 

@@ -88,3 +88,26 @@ def test_demo_refuses_to_load_twice(app, runner):
     runner.invoke(args=["demo", "--password", "demo passphrase for everyone"])
     result = runner.invoke(args=["demo", "--password", "demo passphrase for everyone"])
     assert result.exit_code != 0 and "already loaded" in result.output
+
+
+def test_demo_documents_every_state_through_the_services(app, client, runner):
+    from casemgr.domain.notes import NoteStatus
+    from casemgr.groups.models import GroupMeeting
+    from casemgr.notes.models import Note
+    from casemgr.plans.models import TreatmentPlan
+    from casemgr.screens.models import DrugScreen
+
+    assert runner.invoke(args=["demo", "--password", "demo passphrase for everyone"]).exit_code == 0
+    statuses = [(n.status, n.needs_cosign) for n in db.session.scalars(sa.select(Note))]
+    assert (NoteStatus.DRAFT, False) in statuses and (NoteStatus.SIGNED, True) in statuses
+    assert sum(1 for s, _ in statuses if s is NoteStatus.SIGNED) >= 4  # individual + group lines
+    assert db.session.scalar(sa.select(TreatmentPlan)).status == "signed"
+    assert db.session.scalar(sa.select(sa.func.count(DrugScreen.id))) == 3
+    assert db.session.scalar(sa.select(GroupMeeting)).topic == "Refusal skills"
+    assert runner.invoke(args=["audit", "verify"]).output.startswith("ok")
+    client.post(
+        "/login", data={"login": "demo-supervisor", "password": "demo passphrase for everyone"}
+    )
+    assert (
+        "Demo-Delacroix" in client.get("/home/supervisor").text
+    )  # a note waiting for co-signature
