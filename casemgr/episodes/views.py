@@ -1,11 +1,11 @@
 from flask import Blueprint, flash, redirect, render_template, url_for
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..auth.models import User
 from ..auth.web import me
 from ..clients.access import load_client, load_episode
 from ..domain.care import Setting
 from ..extensions import db
+from ..forms import attempt
 from ..orm import utcnow
 from ..policy import Perm, requires
 from ..timefmt import day_start, from_local, local, local_date, today
@@ -29,21 +29,7 @@ def _to_chart(client_id: int):
 
 
 def _attempt(form, action, default_field: str = "") -> tuple[bool, object]:
-    """Run one service call and commit. Rule violations go next to their field; a save that
-    lost a race with another user's save is refused with a clear message, never a 500."""
-    try:
-        result = action()
-        db.session.commit()
-    except ValueError as exc:  # DomainError and IllegalTransition
-        db.session.rollback()
-        field = getattr(form, getattr(exc, "field", None) or default_field, None)
-        (field.errors if field is not None else form.form_errors).append(str(exc))
-        return False, None
-    except StaleDataError:
-        db.session.rollback()
-        form.form_errors.append(CONFLICT)
-        return False, None
-    return True, result
+    return attempt(form, action, default_field, conflict=CONFLICT)
 
 
 @bp.route("/<int:episode_id>/phase", methods=["GET", "POST"])

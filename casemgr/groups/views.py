@@ -1,12 +1,11 @@
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 from wtforms.fields.choices import SelectChoice
 
 from ..auth.web import me
 from ..clients.access import load_client, load_episode
 from ..domain.sessions import ATTENDANCE, SESSION_TYPES
 from ..extensions import db
+from ..forms import attempt
 from ..orm import utcnow
 from ..policy import Perm, authorize, can, requires
 from ..timefmt import facility_tz, today
@@ -25,21 +24,8 @@ LABELS = {
 
 
 def _attempt(form, action) -> tuple[bool, object]:
-    """Run one service call and commit; a refusal goes next to its field (`seats-3-progress`
-    names a field of one attendee's line) or above the form."""
-    try:
-        result = action()
-        db.session.commit()
-    except ValueError as exc:  # DomainError and the note rules' refusals
-        db.session.rollback()
-        field = _field(form, getattr(exc, "field", None))
-        (field.errors if field is not None else form.form_errors).append(str(exc))
-        return False, None
-    except (StaleDataError, IntegrityError):
-        db.session.rollback()
-        form.form_errors.append(CONFLICT)
-        return False, None
-    return True, result
+    """Errors may name one attendee's field (`seats-3-progress`)."""
+    return attempt(form, action, conflict=CONFLICT, find_field=_field)
 
 
 def _field(form, path: str | None):

@@ -7,7 +7,6 @@ answers 404 like any other chart page, and the attempt is audited."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..audit.hooks import record
 from ..auth.web import me
@@ -17,6 +16,7 @@ from ..domain import codes
 from ..domain import sessions as session_codes
 from ..domain.notes import SECTIONS, NoteAction, NoteFormat
 from ..extensions import db
+from ..forms import attempt
 from ..orm import utcnow
 from ..policy import Perm, authorize, can, note_formats_for, requires
 from ..timefmt import facility_tz, today
@@ -50,21 +50,7 @@ def note_title(fmt: NoteFormat) -> str:
 
 
 def _attempt(form, action, default_field: str = "") -> tuple[bool, object]:
-    """Run one service call and commit. Rule violations go next to their field; a save that
-    lost a race with another user's save is refused with a clear message, never a 500."""
-    try:
-        result = action()
-        db.session.commit()
-    except ValueError as exc:  # DomainError and NoteRuleError
-        db.session.rollback()
-        field = getattr(form, getattr(exc, "field", None) or default_field, None)
-        (field.errors if field is not None else form.form_errors).append(str(exc))
-        return False, None
-    except StaleDataError:
-        db.session.rollback()
-        form.form_errors.append(CONFLICT)
-        return False, None
-    return True, result
+    return attempt(form, action, default_field, conflict=CONFLICT)
 
 
 def _load(note_id: int) -> tuple[Note, Client]:

@@ -8,14 +8,13 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from ..audit.hooks import record
 from ..auth.web import me
 from ..clients.access import load_episode
 from ..domain.plans import PlanStatus
 from ..extensions import db
+from ..forms import attempt
 from ..orm import utcnow
 from ..policy import Perm, requires
 from ..timefmt import today
@@ -39,21 +38,7 @@ PARENTS = "any(problem, goal, objective)"
 
 
 def _attempt(form, action, default_field: str = "") -> tuple[bool, object]:
-    """Run one service call and commit. Rule violations go next to their field; a save that
-    lost a race (with signing, or a second tab) is refused with a clear message."""
-    try:
-        result = action()
-        db.session.commit()
-    except ValueError as exc:  # DomainError
-        db.session.rollback()
-        field = getattr(form, getattr(exc, "field", None) or default_field, None)
-        (field.errors if field is not None else form.form_errors).append(str(exc))
-        return False, None
-    except (StaleDataError, IntegrityError):
-        db.session.rollback()
-        form.form_errors.append(CONFLICT)
-        return False, None
-    return True, result
+    return attempt(form, action, default_field, conflict=CONFLICT)
 
 
 def _plan(plan_id: int, perm: Perm) -> TreatmentPlan:
