@@ -65,6 +65,7 @@ def _register_blueprints(app: Flask) -> None:
     from .auth.views import bp as auth_bp
     from .charts.views import bp as charts_bp
     from .clients.views import bp as clients_bp
+    from .detox.views import bp as detox_bp  # also registers the medical-clearance guard
     from .episodes.views import bp as episodes_bp
     from .groups.views import bp as groups_bp
     from .health import bp as health_bp
@@ -86,4 +87,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(plans_bp, url_prefix="/plans")
     app.register_blueprint(groups_bp, url_prefix="/groups")
     app.register_blueprint(screens_bp, url_prefix="/screens")
+    app.register_blueprint(detox_bp, url_prefix="/detox")
     app.register_blueprint(transfer_bp, url_prefix="/reports")

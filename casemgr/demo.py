@@ -211,6 +211,7 @@ def _one_client(
     session: Session, spec: DemoClient, staff: dict[str, User], today: date, now: datetime
 ) -> None:
     from .clients import services as clients
+    from .detox import services as detox
     from .episodes import services as episodes
 
     actor = staff["demo-manager"]
@@ -243,6 +244,8 @@ def _one_client(
         move = episodes.Move(
             phase, _at(today - timedelta(days=days_ago)), "Demo history", "Demo data"
         )
+        if phase is Phase.REHAB and episode.phase is Phase.DETOX:  # needs a clearance
+            detox.record_clearance(session, episode, "Demo data", by=actor, now=move.effective_at)
         episodes.move(session, episode, move, actor=actor, now=now, local_date=lambda d: d.date())
     if spec.level:
         episodes.set_level_of_care(

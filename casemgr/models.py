@@ -4,6 +4,7 @@ from .admin.models import Setting
 from .audit.models import AuditChainHead, AuditEvent
 from .auth.models import User, UserRole, UserSession
 from .clients.models import Client, ClientFunding, ClientSubstance, MrnSequence
+from .detox.models import MedicalClearance, WithdrawalAssessment
 from .episodes.models import CaseloadAssignment, Discharge, Episode, LevelOfCareSpan, PhaseChange
 from .groups.models import Group, GroupEnrollment, GroupMeeting
 from .notes.models import Addendum, ClinicalSession, Note, NoteReview
@@ -11,6 +12,8 @@ from .plans.models import PlanGoal, PlanIntervention, PlanObjective, PlanProblem
 from .screens.models import DrugScreen, DrugScreenResult
 
 __all__ = [
+    "MedicalClearance",
+    "WithdrawalAssessment",
     "Addendum",
     "ClinicalSession",
     "DrugScreen",

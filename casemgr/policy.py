@@ -45,6 +45,8 @@ class Perm(StrEnum):
     SCREEN_WRITE = "screen.write"  # object rule: the episode is in the collector's care
     GROUP_MANAGE = "group.manage"  # define groups and enrol clients
     GROUP_RUN = "group.run"  # record a meeting; object rule: a facilitator of the group
+    ASSESSMENT_WRITE = "detox.assess"  # object rule: the episode is open and in detox
+    CLEARANCE_WRITE = "detox.clear"  # object rule: the episode is open and in detox
 
 
 _EVERY_STAFF = frozenset({Perm.HOME_VIEW, Perm.ROLE_HOME, Perm.ACCOUNT_SELF})
@@ -53,6 +55,7 @@ _CHART_WORK = frozenset(
     {Perm.CLIENT_VIEW, Perm.EPISODE_MOVE, Perm.EPISODE_DISCHARGE, Perm.LEVEL_OF_CARE_SET}
 )
 _DOCUMENTING = frozenset({Perm.NOTE_WRITE, Perm.NOTE_SIGN, Perm.NOTE_ADDENDUM, Perm.SCREEN_WRITE})
+_DETOX_WORK = frozenset({Perm.ASSESSMENT_WRITE, Perm.CLEARANCE_WRITE})
 
 # Administrators run the system but do not read clinical records (separation of duties).
 GRANTS: dict[Role, frozenset[Perm]] = {
@@ -82,8 +85,8 @@ GRANTS: dict[Role, frozenset[Perm]] = {
         Perm.GROUP_MANAGE,
         Perm.GROUP_RUN,
     },
-    Role.NURSE: _EVERY_STAFF | _CHART_WORK | _DOCUMENTING,
-    Role.PHYSICIAN: _EVERY_STAFF | _CHART_WORK | _DOCUMENTING,
+    Role.NURSE: _EVERY_STAFF | _CHART_WORK | _DOCUMENTING | _DETOX_WORK,
+    Role.PHYSICIAN: _EVERY_STAFF | _CHART_WORK | _DOCUMENTING | _DETOX_WORK,
     Role.SUPERVISOR: _EVERY_STAFF | {Perm.CLIENT_VIEW, Perm.NOTE_COSIGN},
 }
 
@@ -111,6 +114,12 @@ def _documents_for(user: Any, episode: Any) -> bool:
     )
 
 
+def _in_detox(user: Any, episode: Any) -> bool:
+    from .domain.phases import Phase
+
+    return episode.is_open and episode.phase is Phase.DETOX
+
+
 def _is_author(user: Any, note: Any) -> bool:
     return note.author_id == user.id
 
@@ -129,6 +138,8 @@ OBJECT_RULES: dict[Perm, Callable[[Any, Any], bool]] = {
     Perm.CLIENT_EDIT: _edits_client,
     Perm.NOTE_WRITE: lambda user, episode: episode.is_open and _documents_for(user, episode),
     Perm.SCREEN_WRITE: lambda user, episode: episode.is_open and _documents_for(user, episode),
+    Perm.ASSESSMENT_WRITE: _in_detox,
+    Perm.CLEARANCE_WRITE: _in_detox,
     Perm.NOTE_SIGN: _is_author,
     Perm.NOTE_ADDENDUM: _is_author,
     Perm.NOTE_COSIGN: lambda user, note: not _is_author(user, note),
@@ -167,7 +178,8 @@ def _facilitated_clients(user: Any) -> sa.Select[Any]:
 
 def _detox_and_documented(user: Any) -> sa.CompoundSelect:
     """Clients in detox now, and those the user has documented for: moved, set a level of care,
-    wrote a note or collected a drug screen."""
+    wrote a note, collected a drug screen or scored a withdrawal assessment."""
+    from .detox.models import WithdrawalAssessment
     from .domain.phases import Phase
     from .episodes.models import Episode, LevelOfCareSpan, PhaseChange
     from .notes.models import ClinicalSession, Note
@@ -180,6 +192,7 @@ def _detox_and_documented(user: Any) -> sa.CompoundSelect:
         client.join(LevelOfCareSpan).where(LevelOfCareSpan.by_id == user.id),
         client.join(ClinicalSession).join(Note).where(Note.author_id == user.id),
         client.join(DrugScreen).where(DrugScreen.collector_id == user.id),
+        client.join(WithdrawalAssessment).where(WithdrawalAssessment.nurse_id == user.id),
     )
 
 

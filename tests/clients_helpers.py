@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 from casemgr.auth.models import User
 from casemgr.clients import services as clients
+from casemgr.detox import services as detox
 from casemgr.domain.face_sheet import FaceSheet, Funding, SubstanceUse
 from casemgr.domain.phases import Phase
 from casemgr.episodes import services as episodes
@@ -79,6 +80,8 @@ def admitted(actor: User, counselor: User | None = None, phase: Phase = Phase.IN
     }[phase]
     for step, target in enumerate(path, start=2):
         at = datetime(2026, 11, step, 12, tzinfo=UTC)
+        if target is Phase.REHAB:  # the detox → rehab guard needs a medical clearance
+            detox.record_clearance(db.session, episode, "Cleared in test", by=actor, now=at)
         episodes.move(
             db.session,
             episode,

@@ -20,6 +20,7 @@ FACILITATORS = frozenset({Role.COUNSELOR})  # and only for groups they facilitat
 SCREENERS = frozenset({Role.COUNSELOR, Role.NURSE, Role.PHYSICIAN})  # clinical roles only
 NOTE_WRITERS = frozenset({Role.COUNSELOR, Role.NURSE, Role.PHYSICIAN})  # own notes only
 SUPERVISORS = frozenset({Role.SUPERVISOR})
+DETOX_STAFF = frozenset({Role.NURSE, Role.PHYSICIAN})  # and only while the episode is in detox
 
 EXPECTED: dict[str, object] = {
     "auth.login": PUBLIC,
@@ -59,6 +60,10 @@ EXPECTED: dict[str, object] = {
     "screens.new": SCREENERS,
     "screens.show": CHART_READERS,
     "screens.history": CHART_READERS,
+    "detox.cows": DETOX_STAFF,
+    "detox.ciwa": DETOX_STAFF,
+    "detox.clearance": DETOX_STAFF,
+    "detox.summary": CHART_READERS,
     "notes.new": NOTE_WRITERS,
     "notes.show": CHART_READERS,
     "notes.edit": NOTE_WRITERS,  # the author of a draft only: tests/notes

@@ -28,6 +28,8 @@ TABLES = (
     "group_meetings",
     "drug_screens",
     "drug_screen_results",
+    "withdrawal_assessments",
+    "medical_clearances",
     "clinical_sessions",
     "notes",
     "note_reviews",

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 import time_machine
 
 from casemgr.audit.models import AuditEvent
+from casemgr.detox import services as detox
 from casemgr.domain.codes import DISCHARGE_REASONS
 from casemgr.domain.phases import Phase
 from casemgr.domain.roles import Role
@@ -60,6 +61,9 @@ def test_full_journey_through_every_phase_then_readmission(client, manager, make
     counselor = make.user(Role.COUNSELOR)
     person, episode = admitted(manager, counselor)
     for target in ("detox", "rehab", "aftercare"):
+        if target == "rehab":  # leaving detox needs a medical clearance
+            detox.record_clearance(db.session, episode, "Cleared", by=manager, now=NOW)
+            db.session.commit()
         resp = move(client, episode, target)
         assert resp.status_code == 302, resp.text
     db.session.refresh(episode)

@@ -70,6 +70,7 @@ def test_nurse_sees_clients_in_detox_and_those_they_documented(client, auth, wor
     assert visible(client) == {"Charlie"}
     assert client.get(f"/clients/{world['a'].id}").status_code == 404
     # The nurse moves Charlie on to rehab; having documented for Charlie, the chart stays visible.
+    client.post(f"/detox/{world['c'].episodes[0].id}/clearance", data={"note": "Cleared"})
     resp = client.post(
         f"/episodes/{world['c'].episodes[0].id}/phase",
         data={"target": "rehab", "effective_at": "2026-11-25T10:00", "reason": "Cleared"},
@@ -82,6 +83,7 @@ def test_nurse_sees_clients_in_detox_and_those_they_documented(client, auth, wor
 def test_nurse_may_act_only_while_the_episode_is_in_detox(client, auth, world):
     auth.login(Role.NURSE)
     episode = world["c"].episodes[0]
+    client.post(f"/detox/{episode.id}/clearance", data={"note": "Cleared"})
     client.post(
         f"/episodes/{episode.id}/phase",
         data={"target": "rehab", "effective_at": "2026-11-25T10:00", "reason": "Cleared"},

@@ -121,6 +121,7 @@ def record_view(session: Session, client: Client) -> None:
 
 def chart_summary(client: Client, today: date) -> dict:
     """What the chart header computes: warnings and the planned end of the current phase."""
+    from ..detox.services import latest as latest_assessment
     from ..domain.care import phase_warnings, planned_end
     from ..notes.queries import chart_sessions
     from ..plans.queries import summary as plan_summary
@@ -130,6 +131,7 @@ def chart_summary(client: Client, today: date) -> dict:
     current = client.episodes[-1] if client.episodes else None
     plan = plan_summary(sa.orm.object_session(client), current, today) if current else None
     sessions = chart_sessions(sa.orm.object_session(client), current.id) if current else None
+    detox = latest_assessment(sa.orm.object_session(client), current) if current else None
     if current is None or not current.is_open:
         return {
             "today": today,
@@ -138,6 +140,7 @@ def chart_summary(client: Client, today: date) -> dict:
             "screens": screens,
             "plan": plan,
             "sessions": sessions,
+            "detox": detox,
         }
     return {
         "today": today,
@@ -146,4 +149,5 @@ def chart_summary(client: Client, today: date) -> dict:
         "screens": screens,
         "plan": plan,
         "sessions": sessions,
+        "detox": detox,
     }

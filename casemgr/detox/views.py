@@ -1,0 +1,115 @@
+"""Detox: record COWS and CIWA-Ar assessments with vitals, read the summary, clear for rehab.
+
+Assessments are clinical records: there is no edit or delete route. A correction is a new
+assessment.
+"""
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+
+from ..audit.hooks import record
+from ..auth.web import me
+from ..clients.access import load_episode
+from ..domain.errors import DomainError
+from ..domain.withdrawal import CIWA_AR, COWS, Instrument
+from ..extensions import db
+from ..orm import utcnow
+from ..policy import Perm, requires
+from ..timefmt import from_local, local
+from . import services
+from .forms import ClearanceForm, assessment_form
+
+bp = Blueprint("detox", __name__)
+
+# The domain names the stored vital; the nurse typed it into the field in their own unit.
+FORM_FIELD = {"temperature_c": "temperature"}
+
+
+def _save(form, action) -> object | None:
+    """Run the service and commit; a broken rule goes next to the field it names."""
+    try:
+        result = action()
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        field = getattr(form, FORM_FIELD.get(exc.field, exc.field) or "", None)
+        (field.errors if field is not None else form.form_errors).append(str(exc))
+        return None
+    return result
+
+
+def _assess(episode_id: int, instrument: Instrument):
+    episode = load_episode(episode_id, Perm.ASSESSMENT_WRITE)
+    form = assessment_form(instrument)
+    if not form.is_submitted():
+        form.assessed_at.data = local(utcnow()).replace(tzinfo=None)  # default: now, facility time
+    if form.validate_on_submit():
+        entry = form.entry(from_local)
+        done = _save(
+            form,
+            lambda: services.record_assessment(
+                db.session, episode, entry, nurse=me(), now=utcnow()
+            ),
+        )
+        if done is not None:
+            flash(
+                f"{instrument.short} recorded: {done.total} ({services.row(done).band_label.lower()}).",
+                "success",
+            )
+            return redirect(url_for("detox.summary", episode_id=episode.id))
+    return render_template(
+        "detox/assess.html",
+        episode=episode,
+        client=episode.client,
+        form=form,
+        instrument=instrument,
+    )
+
+
+@bp.route("/<int:episode_id>/cows", methods=["GET", "POST"])
+@requires(Perm.ASSESSMENT_WRITE)
+def cows(episode_id: int):
+    return _assess(episode_id, COWS)
+
+
+@bp.route("/<int:episode_id>/ciwa", methods=["GET", "POST"])
+@requires(Perm.ASSESSMENT_WRITE)
+def ciwa(episode_id: int):
+    return _assess(episode_id, CIWA_AR)
+
+
+@bp.get("/<int:episode_id>")
+@requires(Perm.CLIENT_VIEW)
+def summary(episode_id: int):
+    episode = load_episode(episode_id, Perm.CLIENT_VIEW)
+    record(db.session, "detox.viewed", target=episode, client_id=episode.client_id)
+    db.session.commit()  # before the queries: a commit would expire the rows they load
+    return render_template(
+        "detox/summary.html",
+        episode=episode,
+        client=episode.client,
+        **services.summary(db.session, episode, utcnow()),
+    )
+
+
+@bp.route("/<int:episode_id>/clearance", methods=["GET", "POST"])
+@requires(Perm.CLEARANCE_WRITE)
+def clearance(episode_id: int):
+    episode = load_episode(episode_id, Perm.CLEARANCE_WRITE)
+    form = ClearanceForm()
+    if form.validate_on_submit():
+        done = _save(
+            form,
+            lambda: services.record_clearance(
+                db.session, episode, form.note.data, by=me(), now=utcnow()
+            ),
+        )
+        if done is not None:
+            flash("Medical clearance recorded: the client may move to rehab.", "success")
+            return redirect(url_for("detox.summary", episode_id=episode.id))
+    return render_template(
+        "detox/clearance.html",
+        episode=episode,
+        client=episode.client,
+        form=form,
+        latest=services.latest_clearance(db.session, episode.id),
+    )
