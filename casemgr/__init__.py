@@ -70,6 +70,7 @@ def _register_blueprints(app: Flask) -> None:
     from .groups.views import bp as groups_bp
     from .health import bp as health_bp
     from .home.views import bp as home_bp
+    from .mar.views import bp as mar_bp
     from .notes.views import bp as notes_bp
     from .plans.views import bp as plans_bp
     from .screens.views import bp as screens_bp
@@ -88,4 +89,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(groups_bp, url_prefix="/groups")
     app.register_blueprint(screens_bp, url_prefix="/screens")
     app.register_blueprint(detox_bp, url_prefix="/detox")
+    app.register_blueprint(mar_bp, url_prefix="/mar")
     app.register_blueprint(transfer_bp, url_prefix="/reports")

@@ -7,11 +7,15 @@ from .clients.models import Client, ClientFunding, ClientSubstance, MrnSequence
 from .detox.models import MedicalClearance, WithdrawalAssessment
 from .episodes.models import CaseloadAssignment, Discharge, Episode, LevelOfCareSpan, PhaseChange
 from .groups.models import Group, GroupEnrollment, GroupMeeting
+from .mar.models import Drug, MedicationAdministration, MedicationOrder
 from .notes.models import Addendum, ClinicalSession, Note, NoteReview
 from .plans.models import PlanGoal, PlanIntervention, PlanObjective, PlanProblem, TreatmentPlan
 from .screens.models import DrugScreen, DrugScreenResult
 
 __all__ = [
+    "Drug",
+    "MedicationAdministration",
+    "MedicationOrder",
     "MedicalClearance",
     "WithdrawalAssessment",
     "Addendum",

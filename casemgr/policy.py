@@ -47,6 +47,12 @@ class Perm(StrEnum):
     GROUP_RUN = "group.run"  # record a meeting; object rule: a facilitator of the group
     ASSESSMENT_WRITE = "detox.assess"  # object rule: the episode is open and in detox
     CLEARANCE_WRITE = "detox.clear"  # object rule: the episode is open and in detox
+    DETOX_BOARD = "detox.board"  # every client in detox, for the shift
+    MED_ORDER = "mar.order"  # object rule: the episode is open (a nurse enters verbal orders)
+    MED_PRESCRIBE = "mar.prescribe"  # order in one's own name (others enter verbal orders)
+    MED_DISCONTINUE = "mar.discontinue"  # object rule: the order is current
+    MED_COSIGN = "mar.cosign"  # object rule: the verbal order names the user as prescriber
+    MED_GIVE = "mar.give"  # object rule: the episode is open
 
 
 _EVERY_STAFF = frozenset({Perm.HOME_VIEW, Perm.ROLE_HOME, Perm.ACCOUNT_SELF})
@@ -55,7 +61,15 @@ _CHART_WORK = frozenset(
     {Perm.CLIENT_VIEW, Perm.EPISODE_MOVE, Perm.EPISODE_DISCHARGE, Perm.LEVEL_OF_CARE_SET}
 )
 _DOCUMENTING = frozenset({Perm.NOTE_WRITE, Perm.NOTE_SIGN, Perm.NOTE_ADDENDUM, Perm.SCREEN_WRITE})
-_DETOX_WORK = frozenset({Perm.ASSESSMENT_WRITE, Perm.CLEARANCE_WRITE})
+_DETOX_WORK = frozenset(
+    {
+        Perm.ASSESSMENT_WRITE,
+        Perm.CLEARANCE_WRITE,
+        Perm.DETOX_BOARD,
+        Perm.MED_ORDER,
+        Perm.MED_GIVE,
+    }
+)
 
 # Administrators run the system but do not read clinical records (separation of duties).
 GRANTS: dict[Role, frozenset[Perm]] = {
@@ -73,6 +87,7 @@ GRANTS: dict[Role, frozenset[Perm]] = {
         Perm.CLIENT_IMPORT,
         Perm.CENSUS_VIEW,
         Perm.GROUP_MANAGE,  # scheduling groups is administration, not clinical writing
+        Perm.DETOX_BOARD,  # read-only: the manager sees the unit, records nothing on it
     },
     Role.COUNSELOR: _EVERY_STAFF
     | _CHART_WORK
@@ -86,7 +101,11 @@ GRANTS: dict[Role, frozenset[Perm]] = {
         Perm.GROUP_RUN,
     },
     Role.NURSE: _EVERY_STAFF | _CHART_WORK | _DOCUMENTING | _DETOX_WORK,
-    Role.PHYSICIAN: _EVERY_STAFF | _CHART_WORK | _DOCUMENTING | _DETOX_WORK,
+    Role.PHYSICIAN: _EVERY_STAFF
+    | _CHART_WORK
+    | _DOCUMENTING
+    | _DETOX_WORK
+    | {Perm.MED_PRESCRIBE, Perm.MED_COSIGN, Perm.MED_DISCONTINUE},
     Role.SUPERVISOR: _EVERY_STAFF | {Perm.CLIENT_VIEW, Perm.NOTE_COSIGN},
 }
 
@@ -140,6 +159,10 @@ OBJECT_RULES: dict[Perm, Callable[[Any, Any], bool]] = {
     Perm.SCREEN_WRITE: lambda user, episode: episode.is_open and _documents_for(user, episode),
     Perm.ASSESSMENT_WRITE: _in_detox,
     Perm.CLEARANCE_WRITE: _in_detox,
+    Perm.MED_ORDER: lambda user, episode: episode.is_open,
+    Perm.MED_DISCONTINUE: lambda user, order: order.discontinued_at is None,
+    Perm.MED_COSIGN: lambda user, order: order.awaiting_cosign and order.ordered_by_id == user.id,
+    Perm.MED_GIVE: lambda user, episode: episode.is_open,
     Perm.NOTE_SIGN: _is_author,
     Perm.NOTE_ADDENDUM: _is_author,
     Perm.NOTE_COSIGN: lambda user, note: not _is_author(user, note),
@@ -178,10 +201,13 @@ def _facilitated_clients(user: Any) -> sa.Select[Any]:
 
 def _detox_and_documented(user: Any) -> sa.CompoundSelect:
     """Clients in detox now, and those the user has documented for: moved, set a level of care,
-    wrote a note, collected a drug screen or scored a withdrawal assessment."""
+    wrote a note, collected a drug screen or scored a withdrawal assessment; and clients of an
+    open episode with a medication order not discontinued (the MAR follows maintenance doses
+    into rehab)."""
     from .detox.models import WithdrawalAssessment
     from .domain.phases import Phase
     from .episodes.models import Episode, LevelOfCareSpan, PhaseChange
+    from .mar.models import MedicationOrder
     from .notes.models import ClinicalSession, Note
     from .screens.models import DrugScreen
 
@@ -193,6 +219,9 @@ def _detox_and_documented(user: Any) -> sa.CompoundSelect:
         client.join(ClinicalSession).join(Note).where(Note.author_id == user.id),
         client.join(DrugScreen).where(DrugScreen.collector_id == user.id),
         client.join(WithdrawalAssessment).where(WithdrawalAssessment.nurse_id == user.id),
+        client.join(MedicationOrder).where(
+            MedicationOrder.discontinued_at.is_(None), Episode.phase != Phase.DISCHARGED
+        ),
     )
 
 

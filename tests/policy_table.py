@@ -21,6 +21,9 @@ SCREENERS = frozenset({Role.COUNSELOR, Role.NURSE, Role.PHYSICIAN})  # clinical 
 NOTE_WRITERS = frozenset({Role.COUNSELOR, Role.NURSE, Role.PHYSICIAN})  # own notes only
 SUPERVISORS = frozenset({Role.SUPERVISOR})
 DETOX_STAFF = frozenset({Role.NURSE, Role.PHYSICIAN})  # and only while the episode is in detox
+BOARD_READERS = frozenset({Role.NURSE, Role.PHYSICIAN, Role.CLINIC_MANAGER})
+MED_STAFF = frozenset({Role.NURSE, Role.PHYSICIAN})  # open episodes only
+PRESCRIBERS = frozenset({Role.PHYSICIAN})  # co-sign: only the physician the order names
 
 EXPECTED: dict[str, object] = {
     "auth.login": PUBLIC,
@@ -64,6 +67,13 @@ EXPECTED: dict[str, object] = {
     "detox.ciwa": DETOX_STAFF,
     "detox.clearance": DETOX_STAFF,
     "detox.summary": CHART_READERS,
+    "detox.board": BOARD_READERS,
+    "detox.trend": CHART_READERS,
+    "mar.chart": CHART_READERS,
+    "mar.new_order": MED_STAFF,  # a nurse's order is a verbal order awaiting co-signature
+    "mar.give": MED_STAFF,
+    "mar.cosign": PRESCRIBERS,
+    "mar.discontinue": PRESCRIBERS,
     "notes.new": NOTE_WRITERS,
     "notes.show": CHART_READERS,
     "notes.edit": NOTE_WRITERS,  # the author of a draft only: tests/notes
