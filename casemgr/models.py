@@ -1,6 +1,15 @@
 """Every model, imported once so migrations, the shell and tests see the whole schema."""
 
 from .admin.models import Setting
+from .aftercare.models import (
+    AftercareClosure,
+    CheckIn,
+    ContinuingCarePlan,
+    LifeChange,
+    PlanTrigger,
+    RelapseEvent,
+    SoberSupport,
+)
 from .audit.models import AuditChainHead, AuditEvent
 from .auth.models import User, UserRole, UserSession
 from .clients.models import Client, ClientFunding, ClientSubstance, MrnSequence
@@ -13,6 +22,13 @@ from .plans.models import PlanGoal, PlanIntervention, PlanObjective, PlanProblem
 from .screens.models import DrugScreen, DrugScreenResult
 
 __all__ = [
+    "AftercareClosure",
+    "CheckIn",
+    "ContinuingCarePlan",
+    "LifeChange",
+    "PlanTrigger",
+    "RelapseEvent",
+    "SoberSupport",
     "Drug",
     "MedicationAdministration",
     "MedicationOrder",

@@ -53,6 +53,8 @@ class Perm(StrEnum):
     MED_DISCONTINUE = "mar.discontinue"  # object rule: the order is current
     MED_COSIGN = "mar.cosign"  # object rule: the verbal order names the user as prescriber
     MED_GIVE = "mar.give"  # object rule: the episode is open
+    AFTERCARE_WRITE = "aftercare.write"  # object rule: open episode, primary counselor
+    OUTCOMES_VIEW = "outcomes.view"  # the clinic's aggregate outcome figures
 
 
 _EVERY_STAFF = frozenset({Perm.HOME_VIEW, Perm.ROLE_HOME, Perm.ACCOUNT_SELF})
@@ -88,6 +90,7 @@ GRANTS: dict[Role, frozenset[Perm]] = {
         Perm.CENSUS_VIEW,
         Perm.GROUP_MANAGE,  # scheduling groups is administration, not clinical writing
         Perm.DETOX_BOARD,  # read-only: the manager sees the unit, records nothing on it
+        Perm.OUTCOMES_VIEW,
     },
     Role.COUNSELOR: _EVERY_STAFF
     | _CHART_WORK
@@ -99,6 +102,7 @@ GRANTS: dict[Role, frozenset[Perm]] = {
         Perm.PLAN_WRITE,
         Perm.GROUP_MANAGE,
         Perm.GROUP_RUN,
+        Perm.AFTERCARE_WRITE,
     },
     Role.NURSE: _EVERY_STAFF | _CHART_WORK | _DOCUMENTING | _DETOX_WORK,
     Role.PHYSICIAN: _EVERY_STAFF
@@ -167,6 +171,9 @@ OBJECT_RULES: dict[Perm, Callable[[Any, Any], bool]] = {
     Perm.NOTE_ADDENDUM: _is_author,
     Perm.NOTE_COSIGN: lambda user, note: not _is_author(user, note),
     Perm.PLAN_WRITE: lambda user, episode: (
+        episode.is_open and episode.primary_counselor_id == user.id
+    ),
+    Perm.AFTERCARE_WRITE: lambda user, episode: (
         episode.is_open and episode.primary_counselor_id == user.id
     ),
     Perm.GROUP_RUN: lambda user, group: any(f.id == user.id for f in group.facilitators),

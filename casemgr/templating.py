@@ -9,6 +9,7 @@ from flask import Flask, g
 from .admin import settings
 from .domain import codes
 from .domain.care import YOUTH_MAX_AGE, age_on, days_between, level_name
+from .domain.medications import format_dose
 from .domain.roles import Role
 from .extensions import db
 from .timefmt import today
@@ -16,6 +17,7 @@ from .timefmt import today
 
 def init_app(app: Flask) -> None:
     app.context_processor(_globals)
+    app.jinja_env.filters["dose"] = format_dose  # {{ order.dose|dose(order.unit) }} → "30 mg"
     app.jinja_env.globals.update(
         Role=Role,
         code_label=lambda codes_name, code: codes.label(getattr(codes, codes_name), code),
