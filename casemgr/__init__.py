@@ -61,6 +61,8 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from .admin.views import bp as admin_bp
+    from .aftercare.plan_views import bp as ccplan_bp
+    from .aftercare.views import bp as aftercare_bp
     from .audit.views import bp as audit_bp
     from .auth.views import bp as auth_bp
     from .charts.views import bp as charts_bp
@@ -72,6 +74,7 @@ def _register_blueprints(app: Flask) -> None:
     from .home.views import bp as home_bp
     from .mar.views import bp as mar_bp
     from .notes.views import bp as notes_bp
+    from .outcomes.views import bp as outcomes_bp
     from .plans.views import bp as plans_bp
     from .screens.views import bp as screens_bp
     from .transfer.views import bp as transfer_bp
@@ -90,4 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(screens_bp, url_prefix="/screens")
     app.register_blueprint(detox_bp, url_prefix="/detox")
     app.register_blueprint(mar_bp, url_prefix="/mar")
+    app.register_blueprint(aftercare_bp, url_prefix="/aftercare")
+    app.register_blueprint(ccplan_bp, url_prefix="/aftercare/plans")
+    app.register_blueprint(outcomes_bp, url_prefix="/outcomes")
     app.register_blueprint(transfer_bp, url_prefix="/reports")

@@ -23,6 +23,7 @@ SUPERVISORS = frozenset({Role.SUPERVISOR})
 DETOX_STAFF = frozenset({Role.NURSE, Role.PHYSICIAN})  # and only while the episode is in detox
 BOARD_READERS = frozenset({Role.NURSE, Role.PHYSICIAN, Role.CLINIC_MANAGER})
 MED_STAFF = frozenset({Role.NURSE, Role.PHYSICIAN})  # open episodes only
+AFTERCARE_WRITERS = frozenset({Role.COUNSELOR})  # the episode's primary counselor only
 PRESCRIBERS = frozenset({Role.PHYSICIAN})  # co-sign: only the physician the order names
 
 EXPECTED: dict[str, object] = {
@@ -69,6 +70,20 @@ EXPECTED: dict[str, object] = {
     "detox.summary": CHART_READERS,
     "detox.board": BOARD_READERS,
     "detox.trend": CHART_READERS,
+    "aftercare.show": CHART_READERS,
+    "aftercare.record_check_in": AFTERCARE_WRITERS,
+    "aftercare.reschedule": AFTERCARE_WRITERS,
+    "aftercare.relapse": AFTERCARE_WRITERS,
+    "aftercare.close": AFTERCARE_WRITERS,
+    "ccplan.new": AFTERCARE_WRITERS,
+    "ccplan.show": CHART_READERS,
+    "ccplan.edit": AFTERCARE_WRITERS,
+    "ccplan.add_item": AFTERCARE_WRITERS,
+    "ccplan.remove_item": AFTERCARE_WRITERS,
+    "ccplan.sign": AFTERCARE_WRITERS,
+    "outcomes.index": MANAGER,
+    "outcomes.export": MANAGER,
+    "outcomes.chart": MANAGER,
     "mar.chart": CHART_READERS,
     "mar.new_order": MED_STAFF,  # a nurse's order is a verbal order awaiting co-signature
     "mar.give": MED_STAFF,

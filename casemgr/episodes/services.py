@@ -37,6 +37,16 @@ def register_guard(source: Phase, target: Phase, guard: Guard) -> None:
     TRANSITION_GUARDS.setdefault((source, target), []).append(guard)
 
 
+# What a feature does, in the same transaction, when an episode has entered a phase
+# (e.g. aftercare generates its year of check-ins). Called after the move is flushed.
+OnEnter = Callable[[Session, Episode, Phase, User, datetime], None]
+ON_ENTER: dict[Phase, list[OnEnter]] = {}
+
+
+def register_on_enter(phase: Phase, action: OnEnter) -> None:
+    ON_ENTER.setdefault(phase, []).append(action)
+
+
 @dataclass(frozen=True)
 class Move:
     target: Phase
@@ -119,6 +129,7 @@ def move(
     if episode.phase is Phase.REHAB and move_.target is Phase.AFTERCARE:
         warning = step_down_warning(episode.phase_started_on, on)
         warnings = [warning] if warning else []
+    source = episode.phase
     episode.move_to(
         move_.target,
         by=actor,
@@ -128,6 +139,8 @@ def move(
         backdate_reason=move_.backdate_reason.strip(),
     )
     session.flush()
+    for action in ON_ENTER.get(move_.target, []):
+        action(session, episode, source, actor, move_.effective_at)
     return warnings
 
 

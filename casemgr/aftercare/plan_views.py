@@ -1,0 +1,5 @@
+"""Continuing-care plans: write, revise and sign."""
+
+from flask import Blueprint
+
+bp = Blueprint("ccplan", __name__)
