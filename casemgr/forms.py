@@ -25,6 +25,13 @@ def no_format_chars(_form: Any, field: Field) -> None:
         raise ValidationError("Remove invisible or control characters from this field.")
 
 
+def plausible_time(_form: Any, field: Field) -> None:
+    """A date or time far off is a typing error, and 9999-12-31 23:59 in the facility's zone
+    overflows on the way to UTC: refuse it next to the field instead of failing later."""
+    if field.data is not None and not 2000 <= field.data.year <= 2099:
+        raise ValidationError("Enter a date between 2000 and 2099.")
+
+
 CONFLICT = "Someone else changed this record a moment ago. Reload the page and try again."
 
 

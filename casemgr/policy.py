@@ -229,6 +229,8 @@ def _detox_and_documented(user: Any) -> sa.CompoundSelect:
         client.join(MedicationOrder).where(
             MedicationOrder.discontinued_at.is_(None), Episode.phase != Phase.DISCHARGED
         ),
+        # A prescriber keeps sight of the clients they ordered for (co-signing, review).
+        client.join(MedicationOrder).where(MedicationOrder.ordered_by_id == user.id),
     )
 
 

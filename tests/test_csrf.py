@@ -9,6 +9,7 @@ from tests.clients_helpers import admitted
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, Factories
 from tests.groups.helpers import sweep_rows
+from tests.mar.helpers import sweep_order
 from tests.notes.helpers import sweep_note
 from tests.plans.helpers import sweep_plan
 
@@ -39,6 +40,9 @@ TABLES = (
     "plan_goals",
     "plan_objectives",
     "plan_interventions",
+    "drugs",
+    "medication_orders",
+    "medication_administrations",
 )
 
 
@@ -79,6 +83,7 @@ def test_every_post_route_refuses_a_missing_token(csrf_client):
     groups = sweep_rows(episode)
     note = sweep_note(episode)
     plan = sweep_plan(episode)
+    order = sweep_order()
     before = snapshot()
     posts = [r for r in app.url_map.iter_rules() if "POST" in r.methods and r.endpoint != "static"]
     assert len(posts) >= 7
@@ -90,6 +95,7 @@ def test_every_post_route_refuses_a_missing_token(csrf_client):
             "episode_id": episode.id,
             **groups,
             "note_id": note.id,
+            "order_id": order.id,
             **plan,
         }
         with app.test_request_context():

@@ -12,6 +12,7 @@ from casemgr.extensions import db
 from casemgr.policy import Perm, can, scoped
 from tests.clients_helpers import admitted
 from tests.groups.helpers import SWEEP_ARGS, sweep_rows
+from tests.mar.helpers import sweep_order
 from tests.notes.helpers import sweep_note
 from tests.plans.helpers import sweep_plan
 from tests.policy_table import EXPECTED, PUBLIC
@@ -38,7 +39,7 @@ def test_every_endpoint_has_a_reviewed_policy(app):
     assert {r.endpoint for r, _ in routes(app)} == set(EXPECTED)
 
 
-def build_url(app, rule, role, target, episode=None, screen=None, note=None, plan=None):
+def build_url(app, rule, role, target, episode=None, screen=None, note=None, plan=None, order=None):
     values = {
         "user_id": target.id,
         "role": role.value,
@@ -46,6 +47,7 @@ def build_url(app, rule, role, target, episode=None, screen=None, note=None, pla
         "episode_id": getattr(episode, "id", 1),
         "screen_id": getattr(screen, "id", 1),
         "note_id": getattr(note, "id", 1),
+        "order_id": getattr(order, "id", 1),
         **(plan or {"plan_id": 1, "kind": "problem", "part_id": 1}),
         **(sweep_rows(episode) if SWEEP_ARGS & rule.arguments else {}),
         **URL_VALUES,
@@ -55,18 +57,19 @@ def build_url(app, rule, role, target, episode=None, screen=None, note=None, pla
 
 
 def test_each_role_reaches_exactly_what_the_policy_allows(app, auth, make, role):
-    target = make.user(Role.NURSE)
+    target, user = make.user(Role.NURSE), make.user(role)
     _, episode = admitted(make.user(Role.CLINIC_MANAGER), make.user(Role.COUNSELOR))
     screen = recorded(episode, make.user(Role.NURSE))
     note = sweep_note(episode)
     plan = sweep_plan(episode)
-    auth.login(role)
+    order = sweep_order(user)  # a verbal order a physician signed in here may co-sign
+    auth.login(user)
     client = auth.client
     for rule, method in routes(app):
         allowed = EXPECTED[rule.endpoint]
         if allowed == PUBLIC or rule.endpoint == "auth.logout":
             continue
-        url = build_url(app, rule, role, target, episode, screen, note, plan)
+        url = build_url(app, rule, role, target, episode, screen, note, plan, order)
         resp = client.open(url, method=method, data={})
         if role in allowed:
             assert resp.status_code != 403, (role, method, url)

@@ -56,7 +56,7 @@ def sign_in(
         passwords.burn_a_verify()
         _failed(session, user, login, "locked")
     elif not passwords.verify_password(user.password_hash, password):
-        _count_failure(session, user, now)
+        count_failure(session, user, now)
         _failed(session, user, login, "bad_password")
     earlier = user.failed_attempts
     if passwords.needs_rehash(user.password_hash):
@@ -68,7 +68,7 @@ def sign_in(
     return SignIn(user, token, earlier)
 
 
-def _count_failure(session: Session, user: User, now: datetime) -> None:
+def count_failure(session: Session, user: User, now: datetime) -> None:
     cfg = current_app.config
     user.failed_attempts += 1
     if user.failed_attempts >= int(cfg["LOGIN_MAX_FAILURES"]):

@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from ..choices import choices
 from ..domain.vitals import TemperatureUnit
 from ..domain.withdrawal import Instrument
-from ..forms import no_control_chars
+from ..forms import no_control_chars, plausible_time
 from .services import REASONS, AssessmentEntry
 
 WHEN = "%Y-%m-%dT%H:%M"
@@ -48,7 +48,9 @@ class AssessmentForm(FlaskForm):
     """The fixed part; `assessment_form()` adds one select per item of the instrument."""
 
     assessed_at = DateTimeLocalField(
-        "Assessed at", format=WHEN, validators=[DataRequired(message="Enter a date and time.")]
+        "Assessed at",
+        format=WHEN,
+        validators=[DataRequired(message="Enter a date and time."), plausible_time],
     )
     reason = SelectField("Reason", choices=choices(REASONS), default="scheduled")
     backdate_reason = TextAreaField(

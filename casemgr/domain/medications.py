@@ -85,10 +85,17 @@ class Outcome(StrEnum):
         return self.value.capitalize()
 
 
+_DOSE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+
+
 def parse_dose(raw: object, field: str = "dose") -> Decimal:
-    """A positive dose with at most three decimals, in the order's unit."""
+    """A positive dose with at most three decimals, in the order's unit. ASCII digits only:
+    Decimal() would also take "1_000" and Arabic-Indic digits, which no one means on a MAR."""
+    text = str(raw).strip()
+    if not _DOSE.match(text):
+        raise DomainError("Enter the dose as a number, for example 30 or 0.5.", field)
     try:
-        value = Decimal(str(raw).strip())
+        value = Decimal(text)
     except (InvalidOperation, ValueError):
         raise DomainError("Enter the dose as a number, for example 30 or 0.5.", field) from None
     if not value.is_finite() or value <= 0:

@@ -14,7 +14,7 @@ from ..choices import choices
 from ..domain import codes
 from ..domain.care import CODE_SYSTEMS, DEFAULT_CODE_SYSTEM, Setting
 from ..domain.phases import Phase, next_phases, ordered
-from ..forms import no_control_chars
+from ..forms import no_control_chars, plausible_time
 from ..timefmt import today as facility_today
 from .services import DischargeDetails
 
@@ -24,7 +24,9 @@ WHEN = "%Y-%m-%dT%H:%M"
 class PhaseMoveForm(FlaskForm):
     target = SelectField("Move to")
     effective_at = DateTimeLocalField(
-        "When", format=WHEN, validators=[DataRequired(message="Enter a date and time.")]
+        "When",
+        format=WHEN,
+        validators=[DataRequired(message="Enter a date and time."), plausible_time],
     )
     reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=500), no_control_chars])
     backdate_reason = StringField(
@@ -63,7 +65,7 @@ class DischargeForm(FlaskForm):
     left_at = DateTimeLocalField(
         "Time the client left",
         format=WHEN,
-        validators=[Optional()],
+        validators=[Optional(), plausible_time],
         description="Required when a client leaves detox against advice.",
     )
     use_frequency = SelectField(

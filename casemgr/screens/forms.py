@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from ..choices import choices
 from ..domain import screens as panel
 from ..domain.screens import Result
-from ..forms import no_control_chars
+from ..forms import no_control_chars, plausible_time
 from .services import AnalyteResult, ScreenEntry
 
 WHEN = "%Y-%m-%dT%H:%M"
@@ -42,7 +42,7 @@ class ScreenForm(FlaskForm):
     collected_at = DateTimeLocalField(
         "Specimen collected",
         format=WHEN,
-        validators=[DataRequired(message="Enter a date and time.")],
+        validators=[DataRequired(message="Enter a date and time."), plausible_time],
     )
     specimen_type = SelectField(
         "Specimen type", choices=choices(panel.SPECIMEN_TYPES), default="urine"
