@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from casemgr.domain.roles import Role
 from casemgr.extensions import db
+from tests.ccplan.helpers import sweep_ccplan
 from tests.clients_helpers import admitted
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD, Factories
@@ -43,6 +44,13 @@ TABLES = (
     "drugs",
     "medication_orders",
     "medication_administrations",
+    "continuing_care_plans",
+    "plan_triggers",
+    "sober_supports",
+    "life_changes",
+    "check_ins",
+    "relapse_events",
+    "aftercare_closures",
 )
 
 
@@ -84,6 +92,7 @@ def test_every_post_route_refuses_a_missing_token(csrf_client):
     note = sweep_note(episode)
     plan = sweep_plan(episode)
     order = sweep_order()
+    care = sweep_ccplan(episode)
     before = snapshot()
     posts = [r for r in app.url_map.iter_rules() if "POST" in r.methods and r.endpoint != "static"]
     assert len(posts) >= 7
@@ -96,7 +105,8 @@ def test_every_post_route_refuses_a_missing_token(csrf_client):
             **groups,
             "note_id": note.id,
             "order_id": order.id,
-            **plan,
+            "check_in_id": 1,
+            **(care if rule.endpoint.startswith("ccplan.") else plan),
         }
         with app.test_request_context():
             url = app.url_for(rule.endpoint, **{k: values[k] for k in rule.arguments})

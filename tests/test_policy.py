@@ -10,6 +10,7 @@ from casemgr.auth.models import User
 from casemgr.domain.roles import Role
 from casemgr.extensions import db
 from casemgr.policy import Perm, can, scoped
+from tests.ccplan.helpers import sweep_ccplan
 from tests.clients_helpers import admitted
 from tests.groups.helpers import SWEEP_ARGS, sweep_rows
 from tests.mar.helpers import sweep_order
@@ -18,7 +19,8 @@ from tests.plans.helpers import sweep_plan
 from tests.policy_table import EXPECTED, PUBLIC
 from tests.screens.helpers import recorded
 
-URL_VALUES = {"action": "unlock"}
+# Values for URL parts that need no row: a missing one answers 404 to those allowed through.
+URL_VALUES = {"action": "unlock", "check_in_id": 1, "figure": "discharges"}
 
 
 def routes(app):
@@ -39,7 +41,11 @@ def test_every_endpoint_has_a_reviewed_policy(app):
     assert {r.endpoint for r, _ in routes(app)} == set(EXPECTED)
 
 
-def build_url(app, rule, role, target, episode=None, screen=None, note=None, plan=None, order=None):
+def build_url(
+    app, rule, role, target, episode=None, screen=None, note=None, plan=None, order=None, care=None
+):
+    if rule.endpoint.startswith("ccplan."):  # its plan_id and kind name a continuing-care plan
+        plan = care or {"plan_id": 1, "kind": "trigger", "item_id": 1}
     values = {
         "user_id": target.id,
         "role": role.value,
@@ -49,6 +55,7 @@ def build_url(app, rule, role, target, episode=None, screen=None, note=None, pla
         "note_id": getattr(note, "id", 1),
         "order_id": getattr(order, "id", 1),
         **(plan or {"plan_id": 1, "kind": "problem", "part_id": 1}),
+        "item_id": (plan or {}).get("item_id", 1),
         **(sweep_rows(episode) if SWEEP_ARGS & rule.arguments else {}),
         **URL_VALUES,
     }
@@ -63,13 +70,14 @@ def test_each_role_reaches_exactly_what_the_policy_allows(app, auth, make, role)
     note = sweep_note(episode)
     plan = sweep_plan(episode)
     order = sweep_order(user)  # a verbal order a physician signed in here may co-sign
+    care = sweep_ccplan(episode)
     auth.login(user)
     client = auth.client
     for rule, method in routes(app):
         allowed = EXPECTED[rule.endpoint]
         if allowed == PUBLIC or rule.endpoint == "auth.logout":
             continue
-        url = build_url(app, rule, role, target, episode, screen, note, plan, order)
+        url = build_url(app, rule, role, target, episode, screen, note, plan, order, care)
         resp = client.open(url, method=method, data={})
         if role in allowed:
             assert resp.status_code != 403, (role, method, url)

@@ -1,7 +1,7 @@
 """The aftercare year: continuing-care plans, check-ins, relapse events and closure.
 
 Choices (programs, trigger categories, support kinds, responses, check-in kinds) are plain
-strings validated by casemgr.domain.aftercare; the database keeps what the rules allowed.
+strings validated by casemgr.domain.aftercare and casemgr.domain.continuing_care; the database keeps what the rules allowed.
 """
 
 from __future__ import annotations
