@@ -79,6 +79,9 @@ def load(session: Session, password: str) -> list[User]:
     from .timefmt import today as facility_today
 
     demo_documentation.load(session, staff, password, facility_today(), datetime.now(UTC))
+    from . import demo_detox
+
+    demo_detox.load(session, staff, password, datetime.now(UTC))
     return users
 
 

@@ -111,3 +111,16 @@ def test_demo_documents_every_state_through_the_services(app, client, runner):
     assert (
         "Demo-Delacroix" in client.get("/home/supervisor").text
     )  # a note waiting for co-signature
+
+
+def test_demo_runs_a_detox_shift_through_the_services(app, runner):
+    from casemgr.detox.models import WithdrawalAssessment
+    from casemgr.mar.models import MedicationAdministration, MedicationOrder
+
+    assert runner.invoke(args=["demo", "--password", "demo passphrase for everyone"]).exit_code == 0
+    count = lambda model: db.session.scalar(sa.select(sa.func.count()).select_from(model))  # noqa: E731
+    assert count(WithdrawalAssessment) >= 5
+    orders = list(db.session.scalars(sa.select(MedicationOrder)))
+    assert any(o.awaiting_cosign for o in orders)  # a verbal order for the physician's home page
+    given = list(db.session.scalars(sa.select(MedicationAdministration)))
+    assert given and all(a.witness_id not in (None, a.nurse_id) for a in given)

@@ -114,6 +114,12 @@ def _detox() -> dict[str, Any]:
     }
 
 
+def _physician() -> dict[str, Any]:
+    from ..mar import services as mar
+
+    return {**_detox(), "cosign_orders": mar.awaiting_cosign(db.session, me())}
+
+
 REVIEW_PANEL_SIZE = 10  # the full queue has its own page
 
 
@@ -143,6 +149,6 @@ _PANELS: dict[Role, tuple[tuple[str, ...], Callable[[], dict[str, Any]]]] = {
     ),
     Role.COUNSELOR: (("unsigned_notes", "my_overdue", "plan_reviews", "caseload"), _counselor),
     Role.NURSE: (("unsigned_notes", "detox_board"), _detox),
-    Role.PHYSICIAN: (("unsigned_notes", "detox_board"), _detox),
+    Role.PHYSICIAN: (("cosign_orders", "unsigned_notes", "detox_board"), _physician),
     Role.SUPERVISOR: (("review_queue", "counselor_caseloads"), _supervisor),
 }
