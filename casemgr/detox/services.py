@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
 from ..auth.models import User
+from ..charts.trend import TrendPoint
 from ..domain import monitoring
 from ..domain import vitals as vital_signs
 from ..domain.errors import DomainError
@@ -225,6 +226,10 @@ def summary(session: Session, episode: Episode, now: datetime) -> dict:
     rows = [row(a) for a in assessments(session, episode.id)]
     return {
         "rows": rows,
+        "trend": [
+            TrendPoint(r.assessment.assessed_at, r.assessment.instrument, r.assessment.total)
+            for r in reversed(rows)
+        ],
         "due": next_due(rows, now) if episode.phase is Phase.DETOX else None,
         "clearance": latest_clearance(session, episode.id),
     }
@@ -241,3 +246,14 @@ def latest(session: Session, episode: Episode) -> AssessmentRow | None:
         .limit(1)
     )
     return row(found) if found is not None else None
+
+
+def trend_points(session: Session, episode_id: int) -> list[TrendPoint]:
+    """Every total of the episode, oldest first, for the trend chart."""
+    wa = WithdrawalAssessment
+    rows = session.execute(
+        sa.select(wa.assessed_at, wa.instrument, wa.total)
+        .where(wa.episode_id == episode_id)
+        .order_by(wa.assessed_at, wa.id)
+    )
+    return [TrendPoint(at, instrument, total) for at, instrument, total in rows]

@@ -4,17 +4,20 @@ Assessments are clinical records: there is no edit or delete route. A correction
 assessment.
 """
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
 
 from ..audit.hooks import record
 from ..auth.web import me
+from ..charts.trend import trend_summary, trend_svg
+from ..charts.views import SVG_CSP
 from ..clients.access import load_episode
 from ..domain.errors import DomainError
 from ..domain.withdrawal import CIWA_AR, COWS, Instrument
 from ..extensions import db
 from ..orm import utcnow
 from ..policy import Perm, requires
-from ..timefmt import from_local, local
+from ..timefmt import facility_tz, from_local, local, today
+from . import board as detox_board
 from . import services
 from .forms import ClearanceForm, assessment_form
 
@@ -83,12 +86,36 @@ def summary(episode_id: int):
     episode = load_episode(episode_id, Perm.CLIENT_VIEW)
     record(db.session, "detox.viewed", target=episode, client_id=episode.client_id)
     db.session.commit()  # before the queries: a commit would expire the rows they load
+    found = services.summary(db.session, episode, utcnow())
     return render_template(
         "detox/summary.html",
         episode=episode,
         client=episode.client,
-        **services.summary(db.session, episode, utcnow()),
+        trend_text=trend_summary(found["trend"], facility_tz()),
+        **found,
     )
+
+
+@bp.get("/<int:episode_id>/trend.svg")
+@requires(Perm.CLIENT_VIEW)
+def trend(episode_id: int) -> Response:
+    episode = load_episode(episode_id, Perm.CLIENT_VIEW)  # out of scope: 404, audited
+    svg = trend_svg(services.trend_points(db.session, episode.id), facility_tz())
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = SVG_CSP
+    return response
+
+
+@bp.get("/board")
+@requires(Perm.DETOX_BOARD)
+def board():
+    found = detox_board.load_board(db.session, me(), utcnow(), today())
+    page = render_template("detox/board.html", board=found)
+    # Audited after rendering: a commit first would expire every row the page reads. The
+    # page is only sent once the audit row is committed.
+    record(db.session, "detox.board_viewed", detail={"clients": len(found.rows)})
+    db.session.commit()
+    return page
 
 
 @bp.route("/<int:episode_id>/clearance", methods=["GET", "POST"])

@@ -13,7 +13,7 @@ from datetime import time, timedelta
 from decimal import Decimal
 
 from .medications import format_dose, format_times
-from .monitoring import Due
+from .monitoring import DEFAULT_INTERVALS, Due, Intervals
 from .vitals import DEFAULT_THRESHOLDS, Thresholds, Vitals, alerts
 
 SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 96, 24, 2
@@ -58,10 +58,10 @@ def sparkline(
 
 
 def duration_words(delta: timedelta) -> str:
-    """'1 h 20 min', '45 min', '2 d 3 h'; under a minute reads 'under 1 min'."""
+    """'1 h 20 min', '45 min', '2 d 3 h'; under a minute reads 'less than 1 min'."""
     minutes = int(delta.total_seconds() // 60)
     if minutes < 1:
-        return "under 1 min"
+        return "less than 1 min"
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
     if days:
@@ -78,6 +78,15 @@ def overdue_words(due: Due, *, never_assessed: bool = False) -> str:
     if never_assessed:
         return "OVERDUE: no baseline assessment"
     return f"OVERDUE by {duration_words(due.overdue_by)}"
+
+
+def schedule_words(intervals: Intervals = DEFAULT_INTERVALS) -> str:
+    """The re-assessment rule in a sentence, for the board's legend."""
+    return (
+        f"The next assessment is due {duration_words(intervals.routine)} after the last one, "
+        f"or {duration_words(intervals.close)} after it while the last COWS total is "
+        f"{intervals.close_from} or more."
+    )
 
 
 # Short labels, in the order vitals are read out.
@@ -101,9 +110,13 @@ class VitalReading:
     message: str = ""  # the alert in a sentence, for screen readers and the tooltip
 
     @property
+    def arrow(self) -> str:
+        return _ARROWS[self.direction] if self.direction else ""
+
+    @property
     def marker(self) -> str:
         """'▲ high' / '▼ low': words as well as a symbol, never colour alone."""
-        return f"{_ARROWS[self.direction]} {self.direction}" if self.direction else ""
+        return f"{self.arrow} {self.direction}" if self.direction else ""
 
     def __str__(self) -> str:
         return f"{self.label} {self.text} {self.marker}".rstrip()
