@@ -56,7 +56,7 @@ def test_counselor_admits_nurse_and_manager_see_the_client(page: Page, live_serv
     sign_out(page)
 
     sign_in(page, live_server, "demo-nurse")
-    board = page.get_by_role("region", name="Detox board")
+    board = page.get_by_role("region", name="In detox")
     expect(board.get_by_role("link", name=f"{LAST}, {FIRST}")).to_be_visible()
     check_accessibility(page, "nurse-detox-board")
     sign_out(page)
