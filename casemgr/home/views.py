@@ -4,6 +4,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 from flask_login import current_user
 
+from ..aftercare import services as aftercare
 from ..audit import services as audit_services
 from ..auth.web import me
 from ..domain.roles import Role
@@ -97,6 +98,7 @@ def _counselor() -> dict[str, Any]:
     on, user = today(), me()
     return {
         "unsigned_notes": notes.overdue_drafts(db.session, user, utcnow(), facility_tz()),
+        "check_ins_due": aftercare.due_check_ins(db.session, user, on),
         "my_overdue": services.overdue(db.session, user, on, counselor=user),
         "plan_reviews": services.plan_reviews(db.session, user, on, counselor=user),
         "caseload": services.caseload(db.session, user, on, form.query()),
@@ -147,7 +149,10 @@ _PANELS: dict[Role, tuple[tuple[str, ...], Callable[[], dict[str, Any]]]] = {
         ),
         _manager,
     ),
-    Role.COUNSELOR: (("unsigned_notes", "my_overdue", "plan_reviews", "caseload"), _counselor),
+    Role.COUNSELOR: (
+        ("unsigned_notes", "check_ins_due", "my_overdue", "plan_reviews", "caseload"),
+        _counselor,
+    ),
     Role.NURSE: (("unsigned_notes", "detox_board"), _detox),
     Role.PHYSICIAN: (("cosign_orders", "unsigned_notes", "detox_board"), _physician),
     Role.SUPERVISOR: (("review_queue", "counselor_caseloads"), _supervisor),
