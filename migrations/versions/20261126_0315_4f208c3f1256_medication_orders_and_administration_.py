@@ -9,11 +9,10 @@ Create Date: 2026-11-26 03:15:15.352273
 
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import casemgr.orm  # noqa: F401  (autogenerate renders casemgr.orm.UTCDateTime)
-
 
 # revision identifiers, used by Alembic.
 revision = "4f208c3f1256"
@@ -68,7 +67,7 @@ def upgrade():
         sa.column("route", sa.String),
         sa.column("category", sa.String),
     )
-    op.bulk_insert(drugs, [dict(zip(DRUG_COLUMNS, row)) for row in FORMULARY])
+    op.bulk_insert(drugs, [dict(zip(DRUG_COLUMNS, row, strict=True)) for row in FORMULARY])
     op.create_table(
         "medication_orders",
         sa.Column("id", sa.Integer(), nullable=False),

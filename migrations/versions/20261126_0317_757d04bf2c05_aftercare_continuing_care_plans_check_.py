@@ -6,11 +6,10 @@ Create Date: 2026-11-26 03:17:05.257671
 
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import casemgr.orm  # noqa: F401  (autogenerate renders casemgr.orm.UTCDateTime)
-
 
 # revision identifiers, used by Alembic.
 revision = "757d04bf2c05"
