@@ -37,6 +37,7 @@ from ..domain.withdrawal import COWS, INSTRUMENTS, Band
 from ..episodes.models import Episode
 from ..mar.models import Drug, MedicationAdministration, MedicationOrder
 from ..policy import Perm, scoped
+from . import settings
 from .models import WithdrawalAssessment
 from .services import VITAL_FIELDS
 
@@ -106,8 +107,9 @@ def load_board(session: Session, user: User, now: datetime, today: date) -> Boar
     """Every client in detox that `user` may see, overdue first, then soonest due."""
     pairs = _episodes(session, user)
     ids = [episode.id for episode, _ in pairs]
+    intervals, thresholds = settings.intervals(), settings.thresholds()
     if not ids:
-        return Board([], now)
+        return Board([], now, schedule_words(intervals))
     assessments = _assessments(session, ids, now - TREND_WINDOW)
     orders = _orders(session, ids, now)
     doses = _last_doses(session, ids)
@@ -120,10 +122,12 @@ def load_board(session: Session, user: User, now: datetime, today: date) -> Boar
             assessments.get(episode.id, []),
             orders.get(episode.id, ()),
             doses.get(episode.id),
+            intervals,
+            thresholds,
         )
         for episode, client in pairs
     ]
-    return Board(monitoring.board_order(rows, lambda r: r.due), now)
+    return Board(monitoring.board_order(rows, lambda r: r.due), now, schedule_words(intervals))
 
 
 def _episodes(session: Session, user: User) -> list[tuple[Episode, Client]]:
@@ -223,7 +227,9 @@ def _last_doses(session: Session, ids: list[int]) -> dict[int, Dose]:
     }
 
 
-def _row(client, episode, today, now, assessments, medications, last_dose) -> BoardRow:
+def _row(  # noqa: PLR0913 (one board row gathers every part loaded for it)
+    client, episode, today, now, assessments, medications, last_dose, intervals, thresholds
+) -> BoardRow:
     newest = assessments[0] if assessments else None
     last_cows = next((a.total for a in assessments if a.instrument == COWS.key), None)
     with_vitals = next((a for a in assessments if _has_vitals(a)), None)
@@ -235,11 +241,11 @@ def _row(client, episode, today, now, assessments, medications, last_dose) -> Bo
         last=_score(newest) if newest is not None else None,
         trend=trend,
         trend_line=_line(trend, newest.instrument) if newest is not None else None,
-        vitals=tuple(readings_of(_vitals(with_vitals))) if with_vitals is not None else (),
+        vitals=tuple(readings_of(_vitals(with_vitals), thresholds)) if with_vitals else (),
         vitals_at=with_vitals.assessed_at if with_vitals is not None else None,
         medications=medications,
         last_dose=last_dose,
-        due=monitoring.due(newest.assessed_at if newest else None, last_cows, now),
+        due=monitoring.due(newest.assessed_at if newest else None, last_cows, now, intervals),
     )
 
 

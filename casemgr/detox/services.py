@@ -24,6 +24,7 @@ from ..domain.phases import Phase
 from ..domain.withdrawal import COWS, INSTRUMENTS, Band, ItemError, score_ciwa_ar, score_cows
 from ..episodes.models import Episode
 from ..episodes.services import register_guard
+from . import settings
 from .models import MedicalClearance, WithdrawalAssessment
 
 BACKDATE_GRACE = timedelta(hours=1)
@@ -35,7 +36,11 @@ REASONS = (
     ("symptomatic", "Symptoms reported"),
 )
 NOT_CLEARED = "Record medical clearance before moving this client to rehab."
-_SCORERS = {"cows": score_cows, "ciwa_ar": score_ciwa_ar}
+# CIWA-Ar is banded by the facility's table (settings.CIWA_AR_BANDS); COWS bands are fixed.
+_SCORERS = {
+    "cows": score_cows,
+    "ciwa_ar": lambda items: score_ciwa_ar(items, settings.ciwa_bands()),
+}
 VITAL_FIELDS = tuple(f.name for f in fields(vital_signs.Vitals))
 
 
@@ -196,7 +201,7 @@ def row(assessment: WithdrawalAssessment) -> AssessmentRow:
         INSTRUMENTS[assessment.instrument].short,
         Band(assessment.band).label,
         readings,
-        tuple(vital_signs.alerts(readings)),
+        tuple(vital_signs.alerts(readings, settings.thresholds())),
     )
 
 
@@ -218,7 +223,7 @@ def next_due(rows: list[AssessmentRow], now: datetime) -> monitoring.Due:
     last_cows = next(
         (r.assessment.total for r in rows if r.assessment.instrument == COWS.key), None
     )
-    return monitoring.due(last.assessed_at if last else None, last_cows, now)
+    return monitoring.due(last.assessed_at if last else None, last_cows, now, settings.intervals())
 
 
 def summary(session: Session, episode: Episode, now: datetime) -> dict:
