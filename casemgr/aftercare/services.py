@@ -140,13 +140,16 @@ def _left_aftercare(
 ) -> None:
     if source is Phase.AFTERCARE:
         removed = end_schedule(session, episode, local_date(effective_at))
-        detail = {"to": episode.phase.value, "removed": removed}
-        record(session, "aftercare.schedule_ended", target=episode, detail=detail)
+        if removed or episode.phase is not Phase.DISCHARGED:  # close() already ended it
+            detail = {"to": episode.phase.value, "removed": removed}
+            record(session, "aftercare.schedule_ended", target=episode, detail=detail)
 
 
 register_on_enter(Phase.AFTERCARE, _entered_aftercare)
 register_on_enter(Phase.DETOX, _left_aftercare)
 register_on_enter(Phase.REHAB, _left_aftercare)
+# A discharge from the episode page (not through "Close aftercare") also ends the schedule.
+register_on_enter(Phase.DISCHARGED, _left_aftercare)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -253,6 +253,7 @@ def discharge(
 ) -> Discharge:
     check_transition(episode.phase, Phase.DISCHARGED)
     _check_discharge(episode, details, today)
+    source = episode.phase
     row = Discharge(episode=episode, by_id=actor.id, **details.__dict__)
     session.add(row)
     at = details.left_at or now
@@ -265,6 +266,8 @@ def discharge(
             current.ended_at = now
     _leave_groups(session, episode, details.discharged_on)
     session.flush()
+    for action in ON_ENTER.get(Phase.DISCHARGED, []):
+        action(session, episode, source, actor, min(at, now))
     return row
 
 

@@ -241,3 +241,32 @@ def test_due_check_ins_is_one_query(care, count_queries):
         assert len({r.client.id for r in found}) == 4
         assert all(r.client.mrn for r in found)
     assert few.count == many.count == 1, many.statements
+
+
+def test_a_discharge_from_the_episode_page_also_ends_the_schedule(care):
+    from casemgr.episodes import services as episodes
+
+    recorded_check_in(check_ins(care.episode)[0], care.counselor)  # recorded: it stays
+    episodes.discharge(
+        db.session,
+        care.episode,
+        episodes.DischargeDetails(
+            last_contact_on=date(2026, 11, 25),
+            discharged_on=date(2026, 11, 25),
+            reason_code="4",
+            use_frequency="1",
+            employment="part_time",
+            living_arrangement="independent",
+            arrests_30d=0,
+            self_help="3",
+        ),
+        actor=care.counselor,
+        now=NOW,
+        today=date(2026, 11, 25),
+    )
+    db.session.commit()
+    assert [r.status for r in check_ins(care.episode)] == ["done"]
+    ended = db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.action == "aftercare.schedule_ended")
+    )
+    assert ended is not None and '"to":"discharged"' in ended.detail
