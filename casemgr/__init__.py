@@ -78,6 +78,9 @@ def _register_blueprints(app: Flask) -> None:
     from .notes.views import bp as notes_bp
     from .outcomes.views import bp as outcomes_bp
     from .plans.views import bp as plans_bp
+    from .printing.batch_views import bp as batches_bp
+    from .printing.facility_views import bp as facility_reports_bp
+    from .printing.views import bp as printing_bp
     from .screens.views import bp as screens_bp
     from .transfer.views import bp as transfer_bp
 
@@ -98,4 +101,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(aftercare_bp, url_prefix="/aftercare")
     app.register_blueprint(ccplan_bp, url_prefix="/aftercare/plans")
     app.register_blueprint(outcomes_bp, url_prefix="/outcomes")
+    app.register_blueprint(printing_bp, url_prefix="/print")
+    app.register_blueprint(facility_reports_bp, url_prefix="/print/facility")
+    app.register_blueprint(batches_bp, url_prefix="/print")
     app.register_blueprint(transfer_bp, url_prefix="/reports")

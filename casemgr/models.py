@@ -19,9 +19,12 @@ from .groups.models import Group, GroupEnrollment, GroupMeeting
 from .mar.models import Drug, MedicationAdministration, MedicationOrder
 from .notes.models import Addendum, ClinicalSession, Note, NoteReview
 from .plans.models import PlanGoal, PlanIntervention, PlanObjective, PlanProblem, TreatmentPlan
+from .printing.models import PrintedReport, ReportBatch
 from .screens.models import DrugScreen, DrugScreenResult
 
 __all__ = [
+    "PrintedReport",
+    "ReportBatch",
     "AftercareClosure",
     "CheckIn",
     "ContinuingCarePlan",

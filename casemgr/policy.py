@@ -55,6 +55,10 @@ class Perm(StrEnum):
     MED_GIVE = "mar.give"  # object rule: the episode is open
     AFTERCARE_WRITE = "aftercare.write"  # object rule: open episode, primary counselor
     OUTCOMES_VIEW = "outcomes.view"  # the clinic's aggregate outcome figures
+    REPORT_CLIENT = "report.client"  # object rule: managers; counselors for their caseload
+    REPORT_FACILITY = "report.facility"  # census, caseload and outcomes reports
+    REPORT_BATCH = "report.batch"  # print many clients at once
+    REPORT_LOG = "report.log"  # what was printed, and re-checking its hash
 
 
 _EVERY_STAFF = frozenset({Perm.HOME_VIEW, Perm.ROLE_HOME, Perm.ACCOUNT_SELF})
@@ -91,6 +95,10 @@ GRANTS: dict[Role, frozenset[Perm]] = {
         Perm.GROUP_MANAGE,  # scheduling groups is administration, not clinical writing
         Perm.DETOX_BOARD,  # read-only: the manager sees the unit, records nothing on it
         Perm.OUTCOMES_VIEW,
+        Perm.REPORT_CLIENT,
+        Perm.REPORT_FACILITY,
+        Perm.REPORT_BATCH,
+        Perm.REPORT_LOG,
     },
     Role.COUNSELOR: _EVERY_STAFF
     | _CHART_WORK
@@ -103,6 +111,7 @@ GRANTS: dict[Role, frozenset[Perm]] = {
         Perm.GROUP_MANAGE,
         Perm.GROUP_RUN,
         Perm.AFTERCARE_WRITE,
+        Perm.REPORT_CLIENT,
     },
     Role.NURSE: _EVERY_STAFF | _CHART_WORK | _DOCUMENTING | _DETOX_WORK,
     Role.PHYSICIAN: _EVERY_STAFF
@@ -175,6 +184,10 @@ OBJECT_RULES: dict[Perm, Callable[[Any, Any], bool]] = {
     ),
     Perm.AFTERCARE_WRITE: lambda user, episode: (
         episode.is_open and episode.primary_counselor_id == user.id
+    ),
+    Perm.REPORT_CLIENT: lambda user, client: (
+        Role.CLINIC_MANAGER in user.roles
+        or any(e.primary_counselor_id == user.id for e in client.episodes[-1:])
     ),
     Perm.GROUP_RUN: lambda user, group: any(f.id == user.id for f in group.facilitators),
 }

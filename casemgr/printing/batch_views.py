@@ -1,0 +1,5 @@
+"""Reports: batches."""
+
+from flask import Blueprint
+
+bp = Blueprint("batches", __name__)

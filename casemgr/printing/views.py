@@ -1,0 +1,5 @@
+"""Reports: printing."""
+
+from flask import Blueprint
+
+bp = Blueprint("printing", __name__)
