@@ -40,7 +40,7 @@ def _private_instance_folder(path: Path) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from . import cli, errors, models, policy, templating, timefmt  # noqa: F401  (models registers tables)
+    from . import backup, cli, errors, models, policy, templating, timefmt  # noqa: F401  (models registers tables)
     from .auth import web as auth_web
     from .detox import settings as detox_settings
     from .extensions import csrf, db, migrate
@@ -58,6 +58,7 @@ def _init_extensions(app: Flask) -> None:
     timefmt.init_app(app)
     templating.init_app(app)
     cli.init_app(app)
+    backup.init_app(app)
     detox_settings.init_app(app)
 
 
