@@ -51,6 +51,8 @@ TABLES = (
     "check_ins",
     "relapse_events",
     "aftercare_closures",
+    "printed_reports",
+    "report_batches",
 )
 
 
@@ -106,6 +108,8 @@ def test_every_post_route_refuses_a_missing_token(csrf_client):
             "note_id": note.id,
             "order_id": order.id,
             "check_in_id": 1,
+            "batch_id": 1,
+            "report_id": 1,
             **(care if rule.endpoint.startswith("ccplan.") else plan),
         }
         with app.test_request_context():

@@ -20,7 +20,13 @@ from tests.policy_table import EXPECTED, PUBLIC
 from tests.screens.helpers import recorded
 
 # Values for URL parts that need no row: a missing one answers 404 to those allowed through.
-URL_VALUES = {"action": "unlock", "check_in_id": 1, "figure": "discharges"}
+URL_VALUES = {
+    "action": "unlock",
+    "check_in_id": 1,
+    "figure": "discharges",
+    "batch_id": 1,
+    "report_id": 1,
+}
 
 
 def routes(app):
