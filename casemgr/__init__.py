@@ -82,6 +82,9 @@ def _register_blueprints(app: Flask) -> None:
     from .printing.batch_views import bp as batches_bp
     from .printing.facility_views import bp as facility_reports_bp
     from .printing.views import bp as printing_bp
+    from .privacy.consent_views import bp as consents_bp
+    from .privacy.emergency_views import bp as emergency_bp
+    from .privacy.restriction_views import bp as restrictions_bp
     from .screens.views import bp as screens_bp
     from .transfer.views import bp as transfer_bp
 
@@ -105,4 +108,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(printing_bp, url_prefix="/print")
     app.register_blueprint(facility_reports_bp, url_prefix="/print/facility")
     app.register_blueprint(batches_bp, url_prefix="/print")
+    app.register_blueprint(consents_bp, url_prefix="/consents")
+    app.register_blueprint(emergency_bp, url_prefix="/emergency")
+    app.register_blueprint(restrictions_bp, url_prefix="/restrictions")
     app.register_blueprint(transfer_bp, url_prefix="/reports")

@@ -11,7 +11,7 @@ from .aftercare.models import (
     SoberSupport,
 )
 from .audit.models import AuditChainHead, AuditEvent
-from .auth.models import User, UserRole, UserSession
+from .auth.models import RecoveryCode, Throttle, User, UserRole, UserSession
 from .clients.models import Client, ClientFunding, ClientSubstance, MrnSequence
 from .detox.models import MedicalClearance, WithdrawalAssessment
 from .episodes.models import CaseloadAssignment, Discharge, Episode, LevelOfCareSpan, PhaseChange
@@ -20,9 +20,16 @@ from .mar.models import Drug, MedicationAdministration, MedicationOrder
 from .notes.models import Addendum, ClinicalSession, Note, NoteReview
 from .plans.models import PlanGoal, PlanIntervention, PlanObjective, PlanProblem, TreatmentPlan
 from .printing.models import PrintedReport, ReportBatch
+from .privacy.models import ClientRestriction, Consent, Disclosure, EmergencyAccess
 from .screens.models import DrugScreen, DrugScreenResult
 
 __all__ = [
+    "RecoveryCode",
+    "Throttle",
+    "ClientRestriction",
+    "Consent",
+    "Disclosure",
+    "EmergencyAccess",
     "PrintedReport",
     "ReportBatch",
     "AftercareClosure",

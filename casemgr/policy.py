@@ -59,6 +59,11 @@ class Perm(StrEnum):
     REPORT_FACILITY = "report.facility"  # census, caseload and outcomes reports
     REPORT_BATCH = "report.batch"  # print many clients at once
     REPORT_LOG = "report.log"  # what was printed, and re-checking its hash
+    CONSENT_MANAGE = "consent.manage"  # record, revoke; object rule: the client's care team
+    DISCLOSE = "record.disclose"  # release outside the facility; object rule as CONSENT_MANAGE
+    EMERGENCY_ACCESS = "chart.emergency"  # break-glass; object rule: not restricted from it
+    EMERGENCY_REVIEW = "chart.emergency_review"  # see and acknowledge break-glass alerts
+    CLIENT_RESTRICT = "client.restrict"  # name staff who must never see a chart
 
 
 _EVERY_STAFF = frozenset({Perm.HOME_VIEW, Perm.ROLE_HOME, Perm.ACCOUNT_SELF})
@@ -99,6 +104,10 @@ GRANTS: dict[Role, frozenset[Perm]] = {
         Perm.REPORT_FACILITY,
         Perm.REPORT_BATCH,
         Perm.REPORT_LOG,
+        Perm.CONSENT_MANAGE,
+        Perm.DISCLOSE,
+        Perm.EMERGENCY_REVIEW,
+        Perm.CLIENT_RESTRICT,
     },
     Role.COUNSELOR: _EVERY_STAFF
     | _CHART_WORK
@@ -112,13 +121,16 @@ GRANTS: dict[Role, frozenset[Perm]] = {
         Perm.GROUP_RUN,
         Perm.AFTERCARE_WRITE,
         Perm.REPORT_CLIENT,
+        Perm.CONSENT_MANAGE,
+        Perm.DISCLOSE,
+        Perm.EMERGENCY_ACCESS,
     },
-    Role.NURSE: _EVERY_STAFF | _CHART_WORK | _DOCUMENTING | _DETOX_WORK,
+    Role.NURSE: _EVERY_STAFF | _CHART_WORK | _DOCUMENTING | _DETOX_WORK | {Perm.EMERGENCY_ACCESS},
     Role.PHYSICIAN: _EVERY_STAFF
     | _CHART_WORK
     | _DOCUMENTING
     | _DETOX_WORK
-    | {Perm.MED_PRESCRIBE, Perm.MED_COSIGN, Perm.MED_DISCONTINUE},
+    | {Perm.MED_PRESCRIBE, Perm.MED_COSIGN, Perm.MED_DISCONTINUE, Perm.EMERGENCY_ACCESS},
     Role.SUPERVISOR: _EVERY_STAFF | {Perm.CLIENT_VIEW, Perm.NOTE_COSIGN},
 }
 
@@ -185,6 +197,8 @@ OBJECT_RULES: dict[Perm, Callable[[Any, Any], bool]] = {
     Perm.AFTERCARE_WRITE: lambda user, episode: (
         episode.is_open and episode.primary_counselor_id == user.id
     ),
+    Perm.CONSENT_MANAGE: lambda user, client: _edits_client(user, client),
+    Perm.DISCLOSE: lambda user, client: _edits_client(user, client),
     Perm.REPORT_CLIENT: lambda user, client: (
         Role.CLINIC_MANAGER in user.roles
         or any(e.primary_counselor_id == user.id for e in client.episodes[-1:])

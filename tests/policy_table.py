@@ -24,7 +24,10 @@ DETOX_STAFF = frozenset({Role.NURSE, Role.PHYSICIAN})  # and only while the epis
 BOARD_READERS = frozenset({Role.NURSE, Role.PHYSICIAN, Role.CLINIC_MANAGER})
 MED_STAFF = frozenset({Role.NURSE, Role.PHYSICIAN})  # open episodes only
 AFTERCARE_WRITERS = frozenset({Role.COUNSELOR})  # the episode's primary counselor only
-PRESCRIBERS = frozenset({Role.PHYSICIAN})  # co-sign: only the physician the order names
+PRESCRIBERS = frozenset({Role.PHYSICIAN})
+BREAK_GLASS = frozenset(
+    {Role.COUNSELOR, Role.NURSE, Role.PHYSICIAN}
+)  # clinical staff  # co-sign: only the physician the order names
 
 EXPECTED: dict[str, object] = {
     "auth.login": PUBLIC,
@@ -92,6 +95,21 @@ EXPECTED: dict[str, object] = {
     "batches.download": MANAGER,
     "batches.log": MANAGER,
     "batches.verify": MANAGER,
+    "consents.index": CHART_READERS,  # consents and the accounting of disclosures
+    "consents.new": INTAKE,  # counselors: their own caseload only
+    "consents.show": CHART_READERS,
+    "consents.revoke": INTAKE,
+    "consents.print": INTAKE,
+    "consents.scan": INTAKE,
+    "consents.disclose": INTAKE,
+    "consents.accounting": INTAKE,  # the printable accounting for the client
+    "emergency.start": BREAK_GLASS,
+    "emergency.end": BREAK_GLASS,
+    "emergency.acknowledge": MANAGER,
+    "restrictions.index": MANAGER,
+    "restrictions.lift": MANAGER,
+    "auth.second_factor": PUBLIC,  # reached only with a session waiting for its second factor
+    "auth.two_factor": EVERYONE,
     "outcomes.index": MANAGER,
     "outcomes.export": MANAGER,
     "outcomes.chart": MANAGER,

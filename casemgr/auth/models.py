@@ -21,8 +21,8 @@ class User(Audited, UserMixin, TimestampMixin, db.Model):
     __audit_values__ = frozenset(
         {"login", "active", "locked_until", "must_change_password", "needs_supervision"}
     )
-    __audit_redact__ = frozenset({"password_hash"})
-    __audit_ignore__ = frozenset({"failed_attempts", "last_login_at"})
+    __audit_redact__ = frozenset({"password_hash", "totp_secret"})
+    __audit_ignore__ = frozenset({"failed_attempts", "last_login_at", "totp_last_step"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -38,6 +38,10 @@ class User(Audited, UserMixin, TimestampMixin, db.Model):
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # TOTP second factor (RFC 6238). The last accepted time step stops a code being replayed.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user",
@@ -100,5 +104,33 @@ class UserSession(db.Model):
     end_reason: Mapped[str | None] = mapped_column(sa.String(32))
     remote_addr: Mapped[str] = mapped_column(sa.String(64), default="")
     user_agent: Mapped[str] = mapped_column(sa.String(255), default="")
+    # A session that passed the password but not yet the second factor reaches nothing but
+    # the code page; completing it starts a new session (a new token) and ends this one.
+    awaiting_second_factor: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     user: Mapped[User] = relationship()
+
+
+class RecoveryCode(db.Model):
+    """A one-time recovery code for a lost authenticator, stored hashed (shown once)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+
+class Throttle(db.Model):
+    """Failed attempts per key ("login:<name>", "addr:<ip>", "totp:<user>") in a sliding
+    window, in the database so every worker sees them (Redis is used instead when
+    CASEMGR_REDIS_URL is set). Blocks are short and expire: never a permanent lock-out."""
+
+    __tablename__ = "throttles"
+
+    key: Mapped[str] = mapped_column(sa.String(160), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime]
+    blocked_until: Mapped[datetime | None]

@@ -1,0 +1,5 @@
+"""Privacy: consents."""
+
+from flask import Blueprint
+
+bp = Blueprint("consents", __name__)

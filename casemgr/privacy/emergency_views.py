@@ -1,0 +1,5 @@
+"""Privacy: emergency."""
+
+from flask import Blueprint
+
+bp = Blueprint("emergency", __name__)

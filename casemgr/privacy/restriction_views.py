@@ -1,0 +1,5 @@
+"""Privacy: restrictions."""
+
+from flask import Blueprint
+
+bp = Blueprint("restrictions", __name__)
