@@ -207,14 +207,14 @@ def load(session: Session, row: PrintedReport, *, whole_client: bool) -> ReportD
     in_scope = set(scope)
     return ReportData(
         title=TITLES[row.kind],
-        facility=_facility(session),
+        facility=row.facility or _facility(session),
         tz=facility_tz(),
         client=client,
         episode=episode,
         lane=_lane(client, episode, period.end),
         period=period,
         generated_at=row.generated_at,
-        author=staff.get(row.generated_by_id, ""),
+        author=row.generated_by_label or staff.get(row.generated_by_id, ""),
         purpose=row.purpose,
         recipient=row.recipient,
         staff=staff,

@@ -74,6 +74,8 @@ def report_date(row: PrintedReport, tz: tzinfo) -> date:
 
 
 def _author(row: PrintedReport) -> str:
+    if row.generated_by_label:  # as printed, so a later change of credentials keeps the hash
+        return row.generated_by_label
     user = row.generated_by
     return f"{user.full_name}, {user.credentials}" if user.credentials else user.full_name
 
@@ -82,12 +84,12 @@ def _meta(session: Session, row: PrintedReport, title: str) -> pdf.Meta:
     at = row.generated_at.astimezone(UTC)
     return pdf.Meta(
         title=title,
-        facility=settings.facility_name(session),
+        facility=row.facility or settings.facility_name(session),
         generated_at=at,
         key="|".join((row.kind, row.parameters, str(row.generated_by_id), at.isoformat())),
         client_label=FACILITY_LABEL,
         notice=current_app.config.get("PART2_NOTICE", pdf.PART2_NOTICE),
-        author=row.generated_by.full_name,
+        author=_author(row),
     )
 
 

@@ -42,6 +42,10 @@ class PrintedReport(Audited, db.Model):
     recipient: Mapped[str] = mapped_column(sa.String(200), default="")
     generated_at: Mapped[datetime]
     generated_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    # As printed: a later change of the facility's name or of the author's credentials must
+    # not make an old print fail its hash check, so the renderers read these, not today's.
+    generated_by_label: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    facility: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     sha256: Mapped[str] = mapped_column(sa.String(64))
     pages: Mapped[int | None]
     size_bytes: Mapped[int]

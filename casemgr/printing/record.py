@@ -48,8 +48,13 @@ def draft(
 ) -> PrintedReport:
     """The record of a report about to be rendered (not yet added): renderers read it, so a
     first print and a later re-check take exactly the same inputs."""
+    from ..admin import settings
+    from ..extensions import db
+
     return PrintedReport(
         kind=kind,
+        generated_by_label=by.display_name,
+        facility=settings.facility_name(db.session),
         file_format=file_format,
         client_id=client_id,
         episode_id=episode_id,

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from casemgr.admin.settings import all_settings
 from casemgr.audit.models import AuditEvent
 from casemgr.auth.models import User
 from casemgr.clients.models import Client
@@ -280,6 +281,7 @@ def _count(count_queries, client_id: int, user_id: int) -> int:
     db.session.expunge_all()
     person, user = db.session.get(Client, client_id), db.session.get(User, user_id)
     episode = db.session.get(Episode, person.episodes[-1].id)
+    all_settings(db.session)  # per-request cache: the record's facility name is read once
     with count_queries() as counter:
         render("progress", person, user, episode=episode)
     return counter.count
@@ -293,3 +295,15 @@ def test_the_progress_report_takes_a_fixed_number_of_queries(team, count_queries
             signed_note(episode, team.counselor, day=date(2026, 11, 1) + timedelta(days=offset))
     ids = (few.id, many.id, team.manager.id)
     assert _count(count_queries, ids[0], ids[2]) == _count(count_queries, ids[1], ids[2])
+
+
+def test_renaming_the_facility_later_keeps_old_prints_verifiable(team):
+    from casemgr.admin import settings
+
+    person, _ = rehab_client(team)
+    row, _ = print_report("progress", person, team.manager)
+    row_id = row.id
+    settings.put(db.session, settings.FACILITY_NAME, "Renamed Recovery Center")
+    db.session.commit()
+    db.session.expunge_all()
+    assert record.check(db.session, db.session.get(PrintedReport, row_id))
