@@ -53,6 +53,10 @@ TABLES = (
     "aftercare_closures",
     "printed_reports",
     "report_batches",
+    "consents",
+    "disclosures",
+    "emergency_accesses",
+    "client_restrictions",
 )
 
 
@@ -110,6 +114,9 @@ def test_every_post_route_refuses_a_missing_token(csrf_client):
             "check_in_id": 1,
             "batch_id": 1,
             "report_id": 1,
+            "consent_id": 1,
+            "access_id": 1,
+            "restriction_id": 1,
             **(care if rule.endpoint.startswith("ccplan.") else plan),
         }
         with app.test_request_context():

@@ -26,6 +26,9 @@ URL_VALUES = {
     "figure": "discharges",
     "batch_id": 1,
     "report_id": 1,
+    "consent_id": 1,
+    "access_id": 1,
+    "restriction_id": 1,
 }
 
 
