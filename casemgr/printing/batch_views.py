@@ -1,5 +1,167 @@
-"""Reports: batches."""
+"""Batch printing and the record of what was printed. Clinic managers only.
 
-from flask import Blueprint
+A batch runs outside the request (see printing/batch.py); its status page reloads itself
+every 2 seconds while it runs and survives a refresh. The log lists every print record and
+re-renders one on request to show whether the records behind it changed since.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+
+from ..audit.hooks import record as audit
+from ..auth.web import me
+from ..episodes.services import counselors
+from ..extensions import db
+from ..forms import attempt
+from ..orm import utcnow
+from ..policy import Perm, requires
+from . import batch as services
+from . import record
+from .batch_forms import BatchForm, LogFilterForm
+from .models import ReportBatch
 
 bp = Blueprint("batches", __name__)
+logger = logging.getLogger("casemgr")
+
+LOG_ARGS = ("kind", "since", "until", "page")
+UNCHANGED = "unchanged: the report re-renders to the same SHA-256"
+CHANGED = "changed since printed: the records behind it were edited or added to"
+
+
+@bp.route("/batches/new", methods=["GET", "POST"])
+@requires(Perm.REPORT_BATCH)
+def new():
+    form = BatchForm(counselors=counselors(db.session))
+    if not form.is_submitted():
+        form.request_key.data = secrets.token_urlsafe(32)
+    elif form.validate():
+        ok, result = attempt(form, lambda: _request(form), "scope")
+        if ok:
+            batch_id, created = result  # plain values: the session is committed and idle
+            if created:
+                services.start(current_app._get_current_object(), batch_id)
+            else:
+                flash("This form was already sent; here is the batch it started.", "info")
+            return redirect(url_for("batches.show", batch_id=batch_id))
+    if services.expire_stale(db.session, now=utcnow()):
+        db.session.commit()
+    return render_template("batches/new.html", form=form, recent=services.recent(db.session))
+
+
+def _request(form: BatchForm) -> tuple[int, bool]:
+    batch, created = services.request_batch(
+        db.session,
+        form.request_key.data,
+        form.selection(),
+        form.output.data,
+        form.purpose.data,
+        form.recipient.data or "",
+        by=me(),
+        now=utcnow(),
+    )
+    return batch.id, created
+
+
+@bp.get("/batches/<int:batch_id>")
+@requires(Perm.REPORT_BATCH)
+def show(batch_id: int):
+    batch = db.get_or_404(ReportBatch, batch_id)
+    if services.expire_stale(db.session, now=utcnow(), batch_id=batch_id):
+        db.session.commit()
+    running = batch.status in services.ACTIVE
+    response = make_response(
+        render_template(
+            "batches/show.html",
+            batch=batch,
+            running=running,
+            ready=services.batch_file(batch) is not None,
+            selection=services.describe(db.session, services.BatchFilter.from_json(batch.filters)),
+        )
+    )
+    if running:
+        response.headers["Refresh"] = "2"
+    return response
+
+
+@bp.get("/batches/<int:batch_id>/download")
+@requires(Perm.REPORT_BATCH)
+def download(batch_id: int):
+    batch = db.get_or_404(ReportBatch, batch_id)
+    path = services.batch_file(batch)
+    if path is None:
+        abort(404)
+    if services.file_sha256(path) != batch.sha256:
+        logger.error("report batch %s: the file no longer matches its SHA-256", batch.id)
+        abort(409)
+    audit(db.session, "report.batch_downloaded", target=batch, detail={"sha256": batch.sha256})
+    db.session.commit()
+    response = send_file(
+        path,
+        mimetype=services.MIMETYPES[batch.output],
+        as_attachment=True,
+        download_name=f"progress-reports-batch-{batch_id}{path.suffix}",
+        conditional=False,
+        etag=False,
+        max_age=0,
+    )
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
+@bp.get("/log")
+@requires(Perm.REPORT_LOG)
+def log():
+    form = LogFilterForm(request.args, kinds=services.printed_kinds(db.session))
+    if not form.validate():
+        return render_template("batches/log.html", form=form, lines=[], page=1, args={}), 400
+    page = form.page.data or 1
+    flt = services.LogFilter(form.kind.data or "", form.since.data, form.until.data)
+    lines, has_more = services.printed(db.session, flt, page, me())
+    return render_template(
+        "batches/log.html",
+        form=form,
+        lines=lines,
+        page=page,
+        has_more=has_more,
+        args=_log_args(request.args, keep_page=False),
+        here=_log_args(request.args),
+    )
+
+
+@bp.post("/log/<int:report_id>/verify")
+@requires(Perm.REPORT_LOG)
+def verify(report_id: int):
+    row = services.load_printed(db.session, report_id, me())
+    if row is None:
+        abort(404)
+    back = url_for("batches.log", **_log_args(request.args)) + f"#print-{row.id}"
+    if row.kind not in record.RENDERERS:
+        flash(f"Print record {row.id} cannot be re-rendered here ({row.kind}).", "warning")
+        return redirect(back)
+    same = record.check(db.session, row)
+    db.session.commit()
+    if same:
+        flash(f"Print record {row.id} is {UNCHANGED}.", "success")
+    else:
+        flash(f"Print record {row.id} has {CHANGED}.", "warning")
+    return redirect(back)
+
+
+def _log_args(source, *, keep_page: bool = True) -> dict[str, str]:
+    keys = LOG_ARGS if keep_page else LOG_ARGS[:-1]
+    return {k: source[k] for k in keys if source.get(k)}
