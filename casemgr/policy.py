@@ -204,6 +204,7 @@ OBJECT_RULES: dict[Perm, Callable[[Any, Any], bool]] = {
         or any(e.primary_counselor_id == user.id for e in client.episodes[-1:])
     ),
     Perm.GROUP_RUN: lambda user, group: any(f.id == user.id for f in group.facilitators),
+    Perm.EMERGENCY_ACCESS: lambda user, client: not _restricted_from(user, client),
 }
 
 
@@ -261,25 +262,62 @@ def _detox_and_documented(user: Any) -> sa.CompoundSelect:
     )
 
 
+def _emergency_clients(user: Any) -> sa.Select[Any]:
+    """Clients the user opened in a medical emergency (42 CFR §2.51), until the access ends
+    or expires. `now` is a bound parameter, compared in the database."""
+    from .orm import utcnow
+    from .privacy.models import EmergencyAccess
+
+    return sa.select(EmergencyAccess.client_id).where(
+        EmergencyAccess.user_id == user.id,
+        EmergencyAccess.ended_at.is_(None),
+        EmergencyAccess.expires_at > utcnow(),
+    )
+
+
+def _restricted(user: Any, client_id: Any) -> sa.Exists:
+    """A restriction names the user for this client (a relative, a colleague in treatment).
+    NOT EXISTS rather than NOT IN: a list that outer-joins clients keeps its client-less rows."""
+    from .privacy.models import ClientRestriction
+
+    return sa.exists().where(
+        ClientRestriction.user_id == user.id,
+        ClientRestriction.client_id == client_id,
+        ClientRestriction.lifted_at.is_(None),
+    )
+
+
+def _restricted_from(user: Any, client: Any) -> bool:
+    from .extensions import db
+
+    return bool(db.session.scalar(sa.select(_restricted(user, client.id))))
+
+
 def _client_scope(user: Any) -> sa.ColumnElement[bool]:
     """Which clients a user may see (42 CFR Part 2 "need to know"). Managers and clinical
     supervisors see everyone; a counselor sees the clients whose episode they are primary
     counselor for (for a closed episode: were at discharge), so a reassignment takes effect on
     the next request, plus the members of groups they facilitate; nurses and physicians see
-    clients in detox and those they documented for (moves, levels of care, notes, screens)."""
+    clients in detox and those they documented for (moves, levels of care, notes, screens).
+    An open emergency access adds its client; a restriction naming the user removes its
+    client whatever else allows it (deny wins)."""
     from .clients.models import Client
     from .episodes.models import Episode
 
     roles = user.roles
-    if roles & {Role.CLINIC_MANAGER, Role.SUPERVISOR}:
-        return sa.true()
     clauses = []
+    if roles & {Role.CLINIC_MANAGER, Role.SUPERVISOR}:
+        clauses.append(sa.true())
     if Role.COUNSELOR in roles:
         mine = sa.select(Episode.client_id).where(Episode.primary_counselor_id == user.id)
         clauses.append(Client.id.in_(mine.union(_facilitated_clients(user))))
     if roles & {Role.NURSE, Role.PHYSICIAN}:
         clauses.append(Client.id.in_(_detox_and_documented(user)))
-    return sa.or_(*clauses) if clauses else sa.false()
+    if any(Perm.EMERGENCY_ACCESS in GRANTS.get(role, ()) for role in roles):
+        clauses.append(Client.id.in_(_emergency_clients(user)))
+    if not clauses:
+        return sa.false()
+    return sa.and_(sa.or_(*clauses), ~_restricted(user, Client.id))
 
 
 SCOPES: dict[Perm, Callable[[Any], sa.ColumnElement[bool]]] = {

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..notes import queries as notes
 from ..orm import utcnow
 from ..policy import Perm, authorize, requires
+from ..privacy import emergency
 from ..timefmt import facility_tz, today
 from . import services
 from .forms import ListForm
@@ -81,6 +82,7 @@ def _manager() -> dict[str, Any]:
         "flow": services.month_flow(db.session, user, on),
         "past_planned": services.overdue(db.session, user, on),
         "unassigned": services.unassigned(db.session, user, on),
+        "emergency_alerts": emergency.active_and_unacknowledged(db.session, viewer=user),
         "today": on,
     }
 
@@ -139,6 +141,7 @@ _PANELS: dict[Role, tuple[tuple[str, ...], Callable[[], dict[str, Any]]]] = {
     Role.ADMIN: (("accounts_attention", "staff_counts", "failed_sign_ins", "audit_head"), _admin),
     Role.CLINIC_MANAGER: (
         (
+            "emergency_alerts",  # break-glass is loud: first on the manager's page
             "past_planned",
             "unassigned",
             "census",
