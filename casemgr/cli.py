@@ -16,6 +16,7 @@ from .admin import services as staff_services
 from .admin import settings
 from .audit import services as audit_services
 from .audit.hooks import acting_as
+from .auth import totp
 from .domain.errors import DomainError
 from .domain.roles import Role
 from .extensions import db
@@ -64,31 +65,44 @@ def create_admin(login: str, full_name: str, email: str, credentials: str) -> No
 @click.option(
     "--password", help="One password for every demo login (default: generated and printed once)."
 )
-def demo_command(password: str | None) -> None:
+@click.option(
+    "--totp-seed",
+    help="One base32 TOTP seed (26-32 characters) set up for every demo login's two-factor "
+    "sign-in (default: generated and printed once).",
+)
+def demo_command(password: str | None, totp_seed: str | None) -> None:
     """Load the fictitious demo facility into an empty database."""
     generated = password is None
     password = password or demo.generate_password()
+    seed_generated = totp_seed is None
+    seed = totp.new_seed() if totp_seed is None else totp_seed.replace(" ", "").upper()
     with acting_as(None, _operator()):
         try:
-            demo.load(db.session, password)
+            demo.load(db.session, password, totp_seed=seed)
         except DomainError as exc:
             db.session.rollback()
             raise click.ClickException(str(exc)) from exc
         db.session.commit()
     if generated:
-        _remember_demo_password(password)
+        _remember_demo_secret("demo_password", password)
+    if seed_generated:
+        _remember_demo_secret("demo_totp_seed", seed)
     click.echo(f"Loaded {demo.DEMO_FACILITY}. Demo logins (password: {password}):")
     for staff in demo.STAFF:
         click.echo(f"  {staff.login:<18} {', '.join(r.label for r in staff.roles)}")
+    click.echo(
+        f"Two-factor sign-in: add the setup key {seed} (time-based, 6 digits) to an "
+        "authenticator app; it serves every demo login."
+    )
 
 
-def _remember_demo_password(password: str) -> None:
-    """`make run` prints the demo logins on every start; keep the generated password, which
-    opens only fictitious accounts, readable by the owner alone."""
-    path = Path(current_app.instance_path) / "demo_password"
+def _remember_demo_secret(name: str, value: str) -> None:
+    """`make run` prints the demo logins on every start; keep the generated password and
+    TOTP seed, which open only fictitious accounts, readable by the owner alone."""
+    path = Path(current_app.instance_path) / name
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(password + "\n")
+        fh.write(value + "\n")
 
 
 @click.group("audit")

@@ -20,6 +20,22 @@ class Defaults:
     SESSION_ABSOLUTE_HOURS = 12
     LOGIN_MAX_FAILURES = 5
     LOCKOUT_MINUTES = 15
+    # Two-factor sign-in (TOTP, RFC 6238) for every role.
+    MFA_REQUIRED = True
+    TOTP_ISSUER = ""  # the name authenticator apps show; the facility's name when empty
+    TOTP_KEY = ""  # seals the TOTP seeds at rest; instance/totp_key when empty
+    SECOND_FACTOR_MINUTES = 10  # how long a password-checked sign-in may wait for its code
+    # Throttling of failed sign-ins and codes, per login/user and per client address: each
+    # key may fail so often in the window, then waits; blocks grow with repeated failures up
+    # to THROTTLE_BLOCK_MAX_MINUTES and always expire (never a lock-out for the shift).
+    THROTTLE_LOGIN_FAILURES = 10
+    THROTTLE_CODE_FAILURES = 5
+    THROTTLE_ADDRESS_FAILURES = 30
+    THROTTLE_WINDOW_MINUTES = 15
+    THROTTLE_BLOCK_MINUTES = 5
+    THROTTLE_BLOCK_MAX_MINUTES = 15
+    REDIS_URL = ""  # shared throttle state for several workers/hosts; the database otherwise
+    REDIS_PREFIX = "casemgr:throttle:"
     PASSWORD_MIN_LENGTH = 15
     MRN_PREFIX = "C"  # medical record numbers look like C0000123 plus a check digit
     # argon2id, argon2-cffi's defaults (RFC 9106 low-memory profile): t=3, m=64 MiB, p=4.
@@ -37,6 +53,11 @@ class Defaults:
     TEMPLATES_AUTO_RELOAD = False
     # Days between treatment-plan reviews, by level-of-care code: {"default": 30, "3.7": 14}.
     PLAN_REVIEW_DAYS: dict[str, int] = {"default": 30}
+    # Batch printing runs in a background thread ("inline" runs it in the request: tests).
+    BATCH_RUNNER = "thread"
+    BATCH_COMMIT_EVERY = 1
+    BATCH_SQLITE_PAUSE_MS = 20  # lets other users' writes in between clients on SQLite
+    BATCH_STALE_MINUTES = 10  # a batch silent this long in no live process is marked failed
 
 
 # Environment variables whose name differs from the Flask/extension setting they feed.

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from .admin import settings
-from .auth import passwords
+from .auth import passwords, totp
 from .auth.models import User
 from .domain.care import Setting
 from .domain.errors import DomainError
@@ -58,8 +58,12 @@ def holds_real_data(session: Session) -> bool:
     )
 
 
-def load(session: Session, password: str) -> list[User]:
-    """Create the demo facility in the current transaction. Refuses on real data."""
+def load(session: Session, password: str, totp_seed: str | None = None) -> list[User]:
+    """Create the demo facility in the current transaction. Refuses on real data.
+
+    With `totp_seed`, every demo staff member has two-factor sign-in set up on that one seed
+    (so a demo or an automated check can sign in); without it they set it up at first sign-in.
+    """
     if holds_real_data(session):
         raise RealDataPresent(
             "This database holds real staff accounts; the demo will not be loaded here."
@@ -67,10 +71,16 @@ def load(session: Session, password: str) -> list[User]:
     if settings.is_demo(session):
         raise DomainError("The demo facility is already loaded.")
     passwords.validate_new_password(password, login=STAFF[0].login, facility=DEMO_FACILITY)
+    if totp_seed is not None and (problem := totp.seed_problem(totp_seed)):
+        raise DomainError(problem)
     settings.put(session, settings.FACILITY_NAME, DEMO_FACILITY)
     settings.put(session, settings.DEMO, "1")
     hashed = passwords.hash_password(password)
     users = [_staff(s, hashed) for s in STAFF]
+    if totp_seed is not None:
+        enrolled_at = datetime.now(UTC)
+        for user in users:
+            user.totp_secret, user.totp_enabled_at = totp.seal(totp_seed), enrolled_at
     session.add_all(users)
     session.flush()
     staff = {u.login: u for u in users}

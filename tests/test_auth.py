@@ -10,6 +10,7 @@ from casemgr.audit.models import AuditEvent
 from casemgr.auth.models import User, UserSession
 from casemgr.domain.roles import Role
 from casemgr.extensions import db
+from tests.conftest import code_for
 from tests.factories import PASSWORD
 
 T0 = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
@@ -20,6 +21,7 @@ def actions() -> list[str]:
 
 
 def post_login(client, login, password=PASSWORD, next_=None):
+    """Both steps of signing in: the test client types the code (tests/conftest.py)."""
     url = "/login" + (f"?next={next_}" if next_ is not None else "")
     return client.post(url, data={"login": login, "password": password})
 
@@ -131,7 +133,7 @@ def test_next_parameter_keeps_same_site_paths(client, make):
     )
 
 
-def test_sign_out_ends_the_server_session_and_a_copied_cookie_is_refused(app, client, make):
+def test_s02_sign_out_ends_the_server_session_and_a_copied_cookie_is_refused(app, client, make):
     user = make.user(Role.NURSE)
     db.session.commit()
     post_login(client, user.login)
@@ -205,8 +207,9 @@ def test_deactivated_user_cannot_sign_in(client, make):
     assert post_login(client, user.login).status_code == 200
 
 
-def test_session_is_renewed_at_sign_in(app, client, make):
-    """Session fixation: nothing set before sign-in survives it."""
+def test_s04_session_is_renewed_at_sign_in(app, client, make):
+    """Session fixation: nothing set before sign-in survives it (and the token changes again
+    after the second factor: tests/test_mfa.py)."""
     user = make.user(Role.NURSE)
     db.session.commit()
     client.get("/login")
@@ -226,21 +229,26 @@ def test_session_is_renewed_at_sign_in(app, client, make):
         }
 
 
-def test_cookie_flags(app_factory, make):
+def test_s01_cookie_flags(app_factory, make):
     app = app_factory(HTTPS=True)
     with app.app_context():
         user = make.user(Role.NURSE)
         db.session.commit()
         client = app.test_client()
-        resp = client.post(
-            "/login", data={"login": user.login, "password": PASSWORD}, base_url="https://localhost"
+        client.answer_second_factor = False
+        https = "https://localhost"
+        password_step = client.post(
+            "/login", data={"login": user.login, "password": PASSWORD}, base_url=https
         )
-        cookies = resp.headers.getlist("Set-Cookie")
-        session_cookie = next(c for c in cookies if c.startswith("__Host-casemgr="))
-        for flag in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
-            assert flag in session_cookie
-        assert "Domain=" not in session_cookie
-        assert not any("remember_token" in c for c in cookies)
+        code_step = client.post("/login/code", data={"code": code_for(user.login)}, base_url=https)
+        assert code_step.headers["Location"] == "/"
+        for resp in (password_step, code_step):
+            cookies = resp.headers.getlist("Set-Cookie")
+            session_cookie = next(c for c in cookies if c.startswith("__Host-casemgr="))
+            for flag in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
+                assert flag in session_cookie
+            assert "Domain=" not in session_cookie
+            assert not any("remember_token" in c for c in cookies)
         db.session.remove()
 
 
@@ -252,22 +260,24 @@ def test_plain_http_cookie_is_httponly_and_lax(client, make):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_change_password_ends_other_sessions(app, client, make):
+def test_s06_change_password_ends_other_sessions(app, client, make):
     user = make.user(Role.NURSE)
     db.session.commit()
     other = app.test_client()
-    post_login(other, user.login)
-    post_login(client, user.login)
-    new = "a completely new passphrase for me"
-    resp = client.post(
-        "/account/password",
-        data={"current_password": PASSWORD, "new_password": new, "confirm": new},
-    )
-    assert resp.status_code == 302
-    assert client.get("/home/nurse").status_code == 200
-    assert other.get("/home/nurse").status_code == 302
-    client.post("/logout")
-    assert post_login(client, user.login, new).status_code == 302
+    with time_machine.travel(T0, tick=False):
+        post_login(other, user.login)
+        post_login(client, user.login)
+        new = "a completely new passphrase for me"
+        resp = client.post(
+            "/account/password",
+            data={"current_password": PASSWORD, "new_password": new, "confirm": new},
+        )
+        assert resp.status_code == 302
+        assert client.get("/home/nurse").status_code == 200
+        assert other.get("/home/nurse").status_code == 302
+        client.post("/logout")
+    with time_machine.travel(T0 + timedelta(seconds=30), tick=False):  # a new code
+        assert post_login(client, user.login, new).headers["Location"] == "/"
     assert "auth.password_changed" in actions()
 
 

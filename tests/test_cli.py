@@ -1,7 +1,9 @@
-"""The command line: create-admin, demo, audit verify."""
+"""The command line: create-admin, demo (with its TOTP seed), audit verify."""
 
 import stat
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from casemgr import demo
@@ -9,8 +11,11 @@ from casemgr.audit.models import AuditEvent
 from casemgr.auth.models import User
 from casemgr.domain.roles import Role
 from casemgr.extensions import db
+from tests.factories import TOTP_SEED
 
 GOOD = "an administrator passphrase that is long"
+# The test client types codes for this seed at sign-in (tests/conftest.py).
+FACTORY_SEED = ["--totp-seed", TOTP_SEED]
 
 
 def test_create_admin_reads_the_password_from_stdin(app, runner):
@@ -56,7 +61,7 @@ def test_demo_loads_every_role_with_one_password(app, runner):
 
 
 def test_demo_shows_a_banner_on_every_page(app, client, runner):
-    runner.invoke(args=["demo", "--password", "demo passphrase for everyone"])
+    runner.invoke(args=["demo", "--password", "demo passphrase for everyone", *FACTORY_SEED])
     assert "DEMO" in client.get("/login").text
     client.post("/login", data={"login": "demo-nurse", "password": "demo passphrase for everyone"})
     page = client.get("/home/nurse")
@@ -97,7 +102,8 @@ def test_demo_documents_every_state_through_the_services(app, client, runner):
     from casemgr.plans.models import TreatmentPlan
     from casemgr.screens.models import DrugScreen
 
-    assert runner.invoke(args=["demo", "--password", "demo passphrase for everyone"]).exit_code == 0
+    args = ["demo", "--password", "demo passphrase for everyone", *FACTORY_SEED]
+    assert runner.invoke(args=args).exit_code == 0
     statuses = [(n.status, n.needs_cosign) for n in db.session.scalars(sa.select(Note))]
     assert (NoteStatus.DRAFT, False) in statuses and (NoteStatus.SIGNED, True) in statuses
     assert sum(1 for s, _ in statuses if s is NoteStatus.SIGNED) >= 4  # individual + group lines
@@ -124,3 +130,60 @@ def test_demo_runs_a_detox_shift_through_the_services(app, runner):
     assert any(o.awaiting_cosign for o in orders)  # a verbal order for the physician's home page
     given = list(db.session.scalars(sa.select(MedicationAdministration)))
     assert given and all(a.witness_id not in (None, a.nurse_id) for a in given)
+
+
+DEMO_SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+
+
+def test_demo_totp_seed_sets_up_two_factor_for_every_demo_login(app, runner):
+    from casemgr.auth import totp, two_factor
+
+    result = runner.invoke(
+        args=["demo", "--password", "demo passphrase for everyone", "--totp-seed", DEMO_SEED]
+    )
+    assert result.exit_code == 0, result.output
+    users = db.session.scalars(sa.select(User)).all()
+    assert users and all(two_factor.enabled(u) for u in users)
+    assert {totp.unseal(u.totp_secret) for u in users} == {DEMO_SEED}
+    assert DEMO_SEED not in {u.totp_secret for u in users}  # sealed at rest
+    assert not (Path(app.instance_path) / "demo_totp_seed").exists()  # given, not generated
+
+
+def test_demo_logins_sign_in_with_a_code_from_the_seed(app, runner):
+    from casemgr.auth import totp
+    from casemgr.orm import utcnow
+
+    runner.invoke(
+        args=["demo", "--password", "demo passphrase for everyone", "--totp-seed", DEMO_SEED]
+    )
+    client = app.test_client()
+    client.answer_second_factor = False
+    resp = client.post(
+        "/login", data={"login": "demo-nurse", "password": "demo passphrase for everyone"}
+    )
+    assert resp.headers["Location"] == "/login/code"
+    code = totp.code_at(DEMO_SEED, totp.step_at(utcnow()))
+    assert client.post("/login/code", data={"code": code}).headers["Location"] == "/"
+    assert client.get("/home/nurse").status_code == 200
+
+
+def test_demo_generates_and_prints_a_totp_seed_once(app, runner):
+    from casemgr.auth import totp
+
+    result = runner.invoke(args=["demo", "--password", "demo passphrase for everyone"])
+    assert result.exit_code == 0, result.output
+    path = Path(app.instance_path) / "demo_totp_seed"
+    seed = path.read_text().strip()
+    assert totp.seed_problem(seed) is None and f"setup key {seed}" in result.output
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    user = db.session.scalar(sa.select(User).where(User.login == "demo-admin"))
+    assert totp.unseal(user.totp_secret) == seed
+
+
+@pytest.mark.parametrize("seed", ["JBSWY3DPEHPK3PXP", "not a base32 seed!!"])
+def test_demo_refuses_an_unusable_totp_seed_and_writes_nothing(app, runner, seed):
+    result = runner.invoke(
+        args=["demo", "--password", "demo passphrase for everyone", "--totp-seed", seed]
+    )
+    assert result.exit_code != 0 and "TOTP seed" in result.output
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0

@@ -1,1 +1,2 @@
-"""Staff accounts, sign-in, server-side sessions and passwords."""
+"""Staff accounts, sign-in (password, then a TOTP code), server-side sessions, throttling
+and passwords."""

@@ -27,3 +27,36 @@ class ChangePasswordForm(FlaskForm):
             EqualTo("new_password", message="The two new passwords differ."),
         ],
     )
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Code",
+        validators=[DataRequired(), Length(max=40), no_control_chars],
+        description="The 6-digit code from your authenticator app, or one of your recovery codes.",
+    )
+
+
+class EnrolAtSignInForm(FlaskForm):
+    code = StringField(
+        "Code from the app",
+        validators=[DataRequired(), Length(max=40), no_control_chars],
+        description="After adding the account, type the 6-digit code the app shows.",
+    )
+
+
+class SetUpTwoFactorForm(FlaskForm):
+    code = StringField(
+        "Code from the app",
+        validators=[DataRequired(), Length(max=40), no_control_chars],
+        description="The 6-digit code the app shows for the account you just added.",
+    )
+    password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=MAX_LENGTH)]
+    )
+
+
+class PasswordOnlyForm(FlaskForm):
+    password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=MAX_LENGTH)]
+    )

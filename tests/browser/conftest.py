@@ -26,6 +26,9 @@ ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 
 # One password for every demo login; 20+ characters and free of the context words.
 DEMO_PASSWORD = "amber lantern quietly crosses the harbor"
+# One TOTP seed set up for every demo login (`flask demo --totp-seed`), so sign_in can type
+# the code an authenticator app would show.
+DEMO_TOTP_SEED = "LAX2B7SLSMRGBSKVAG7IZ6OIV5HXMAVG"
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -110,7 +113,7 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     instance = tmp_path_factory.mktemp("browser-instance")
     env = _server_env(instance)
     _flask(env, "db", "upgrade")
-    _flask(env, "demo", "--password", DEMO_PASSWORD)
+    _flask(env, "demo", "--password", DEMO_PASSWORD, "--totp-seed", DEMO_TOTP_SEED)
 
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
