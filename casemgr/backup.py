@@ -52,7 +52,9 @@ from .orm import utcnow
 FORMAT = "casemgr-backup/1"
 KEYS_SUFFIX = ".keys"
 # Instance key file -> the setting it feeds (see config._derive).
-KEY_FILES = {"audit_key": "AUDIT_HMAC_KEY", "secret_key": "SECRET_KEY"}
+# The instance's keys: the audit chain's, the session cookies' and the one that seals the
+# TOTP seeds (without it no one could complete two-factor sign-in after a restore).
+KEY_FILES = {"audit_key": "AUDIT_HMAC_KEY", "secret_key": "SECRET_KEY", "totp_key": "TOTP_KEY"}
 # Tables the migrations fill by themselves: rows there do not make a database "in use".
 # A migration that seeds another table must add it here, or restore into a freshly migrated
 # database is refused (a database without tables is always accepted).
@@ -182,6 +184,9 @@ def keys_path_for(path: Path) -> Path:
 
 
 def _current_keys() -> dict[str, str]:
+    from .auth import totp
+
+    totp.ensure_key()  # made on first use; a backup must carry it even before then
     keys = {}
     for name, setting in KEY_FILES.items():
         value = current_app.config.get(setting)
@@ -401,11 +406,15 @@ def _key_plan(keys: dict[str, str], replace: bool) -> tuple[dict[str, str], list
                     "nothing was changed."
                 )
             writes[name] = wanted
-        elif setting == "AUDIT_HMAC_KEY":
+        elif setting in ("AUDIT_HMAC_KEY", "TOTP_KEY"):
+            what = {
+                "AUDIT_HMAC_KEY": "the restored audit trail could not be verified",
+                "TOTP_KEY": "no one could complete two-factor sign-in",
+            }[setting]
             raise click.ClickException(
-                "Refused: AUDIT_HMAC_KEY is set in the configuration and differs from the "
-                "backup's, so the restored audit trail could not be verified. Set it to the "
-                "backup's audit_key (in the key file) and run restore again; nothing was changed."
+                f"Refused: {setting} is set in the configuration and differs from the "
+                f"backup's, so {what}. Set it to the backup's {name} (in the key file) and run "
+                "restore again; nothing was changed."
             )
         else:
             notes.append(

@@ -30,6 +30,11 @@ def main(argv: list[str]) -> int:
 def _print_demo_logins(password_file: Path) -> int:
     if not demo.holds_real_data(db.session) and password_file.exists():
         print(f"{demo.DEMO_FACILITY}. Demo logins (password: {password_file.read_text().strip()}):")
+        seed = password_file.with_name("demo_totp_seed")
+        if seed.exists():
+            print(
+                f"Two-factor: add this setup key to an authenticator app: {seed.read_text().strip()}"
+            )
         for staff in demo.STAFF:
             print(f"  {staff.login:<18} {', '.join(r.label for r in staff.roles)}")
     return 0

@@ -59,11 +59,16 @@ def _seed_bytes(seed: str) -> bytes | None:
         return None
 
 
-def _keys() -> tuple[bytes, bytes]:
+def ensure_key() -> str:
+    """The key that seals seeds: CASEMGR_TOTP_KEY, else instance/totp_key (made once)."""
     cfg = current_app.config
     if not cfg.get("TOTP_KEY"):
         cfg["TOTP_KEY"] = instance_secret(current_app.instance_path, "totp_key")
-    master = cfg["TOTP_KEY"].encode()
+    return cfg["TOTP_KEY"]
+
+
+def _keys() -> tuple[bytes, bytes]:
+    master = ensure_key().encode()
     return (
         hmac.new(master, b"casemgr totp seal: encrypt", hashlib.sha256).digest(),
         hmac.new(master, b"casemgr totp seal: authenticate", hashlib.sha256).digest(),
