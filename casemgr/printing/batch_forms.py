@@ -51,11 +51,6 @@ class BatchForm(FlaskForm):
         ],
         description="Recorded with every report, e.g. quarterly payer review.",
     )
-    recipient = StringField(
-        "Recipient",
-        validators=[Optional(), Length(max=200), no_control_chars],
-        description="Who receives them, if they leave the facility.",
-    )
 
     def __init__(self, *args, counselors: Sequence[User] = (), **kwargs):
         super().__init__(*args, **kwargs)

@@ -70,7 +70,7 @@ def _request(form: BatchForm) -> tuple[int, bool]:
         form.selection(),
         form.output.data,
         form.purpose.data,
-        form.recipient.data or "",
+        "",  # a batch is for internal use: releasing records outside goes through a consent
         by=me(),
         now=utcnow(),
     )

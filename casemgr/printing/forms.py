@@ -7,7 +7,7 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, StringField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..forms import no_control_chars, plausible_time
 
@@ -24,11 +24,6 @@ class DisclosureForm(FlaskForm):
         ],
         description="Why the report leaves the program, e.g. Court review, Payer "
         "authorization, Referral. It is printed on the report and kept in the print log.",
-    )
-    recipient = StringField(
-        "Recipient",
-        validators=[Optional(), Length(max=200), no_control_chars],
-        description="Who receives it, if it is disclosed (e.g. County Drug Court). Optional.",
     )
 
 

@@ -92,7 +92,6 @@ def _draft(
         episode_id=episode.id if episode else None,
         period=period,
         purpose=form.purpose.data,
-        recipient=form.recipient.data or "",
     )
 
 

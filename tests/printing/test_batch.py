@@ -80,14 +80,15 @@ def test_a_batch_of_20_clients_gives_a_zip_of_20_recorded_pdfs_and_a_manifest(
 ):
     people = clients(clinic.manager, clinic.counselor, 20)
     auth.login(clinic.manager)
-    resp = submit(client, output="zip", purpose="Payer review", recipient="Blue Plan")
+    resp = submit(client, output="zip", purpose="Payer review", recipient="Blue Plan")  # ignored
     job = db.session.get(ReportBatch, batch_id_of(resp))
     assert (job.status, job.done, job.total, job.output) == ("done", 20, 20, "zip")
     rows = reports_of(job.id)
     assert len(rows) == 20
     assert {r.client_id for r in rows} == {c.id for c, _ in people}
     assert all(r.kind == "progress" and r.generated_at == NOW for r in rows)
-    assert all((r.purpose, r.recipient) == ("Payer review", "Blue Plan") for r in rows)
+    # A batch is internal: a posted recipient is no field of it (disclosure needs a consent).
+    assert all((r.purpose, r.recipient) == ("Payer review", "") for r in rows)
     assert all((r.period_start.isoformat(), r.period_end) == ("2026-11-01", TODAY) for r in rows)
 
     path = folder(app) / job.file_name

@@ -85,7 +85,7 @@ def test_the_log_lists_every_print_with_its_client_period_and_hash(client, auth,
         assert f"{person.display_name} · {person.mrn}" in text
         assert f'<code title="{row.sha256}">{row.sha256[:12]}…</code>' in text
     assert text.count(f'href="/print/batches/{batch_id}"') == 2
-    assert "Payer review" in text and "Blue Plan" in text and "County court" in text
+    assert "Payer review" in text and "County court" in text  # a recorded disclosure's recipient
     assert "2026-11-01 – 2026-11-25" in text
     assert clinic.manager.display_name in text
     assert f'<code title="{census.sha256}">' in text and "Board meeting" in text
