@@ -397,4 +397,6 @@ def _require_login() -> Any:
 def init_app(app: Flask) -> None:
     app.before_request(_require_login)
     app.jinja_env.globals.update(can=lambda perm, target=None: can(current_user, perm, target))
+    # Menus: the role grants the permission (its object rule is checked on the record later).
+    app.jinja_env.globals.update(granted=lambda perm: perm in permissions_of(current_user))
     app.jinja_env.globals.update(Perm=Perm)
