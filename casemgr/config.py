@@ -44,7 +44,8 @@ class Defaults:
     ARGON2_PARALLELISM = 4
     HTTPS = False
     SQLITE_BUSY_TIMEOUT_MS = 10000
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    # hide_parameters: a failed statement's error (and so the log) never shows its values.
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, Response, current_app, g, render_template, request
 from flask_login import AnonymousUserMixin
@@ -14,6 +15,24 @@ from .audit.hooks import record
 from .extensions import db
 
 log = logging.getLogger("casemgr")
+
+
+class _WithoutRowValues(logging.Filter):
+    """The log names records by id, never a client: PostgreSQL repeats a failing row's values
+    in the DETAIL line of its errors ("Failing row contains (..., <name>, ...)"), so a logged
+    traceback keeps that line without them. (SQLAlchemy's bound parameters are kept out by the
+    engine option hide_parameters.)"""
+
+    DETAIL = re.compile(r"^DETAIL: .*$", re.MULTILINE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = self.DETAIL.sub("DETAIL:  (values not logged)", text)
+        return True
+
+
+_ROW_VALUES = _WithoutRowValues()
 
 _TITLES = {
     400: "Bad request",
@@ -38,6 +57,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(Exception, _unexpected)
     app.after_request(_security_headers)
+    log.addFilter(_ROW_VALUES)  # once: the same filter object is not added twice
 
 
 def _render(code: int, message: str = "", *, anonymous: bool = False) -> tuple[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
@@ -25,15 +26,16 @@ from flask import (
 
 from ..audit.hooks import record as audit
 from ..auth.web import me
+from ..clients.models import Client
 from ..episodes.services import counselors
 from ..extensions import db
 from ..forms import attempt
 from ..orm import utcnow
-from ..policy import Perm, requires
+from ..policy import Perm, requires, scoped
 from . import batch as services
 from . import record
 from .batch_forms import BatchForm, LogFilterForm
-from .models import ReportBatch
+from .models import PrintedReport, ReportBatch
 
 bp = Blueprint("batches", __name__)
 logger = logging.getLogger("casemgr")
@@ -77,10 +79,25 @@ def _request(form: BatchForm) -> tuple[int, bool]:
     return batch.id, created
 
 
+def _batch(batch_id: int) -> ReportBatch:
+    """A batch, unless it printed a client the user may not see (a restriction names them:
+    deny wins over the manager's view of everyone, as on the chart): absent or hidden, 404."""
+    batch = db.get_or_404(ReportBatch, batch_id)
+    printed = (
+        sa.select(sa.func.count())
+        .select_from(PrintedReport)
+        .join(Client, Client.id == PrintedReport.client_id)
+        .where(PrintedReport.batch_id == batch.id)
+    )
+    if db.session.scalar(printed) != db.session.scalar(scoped(printed, Perm.CLIENT_VIEW)):
+        abort(404)
+    return batch
+
+
 @bp.get("/batches/<int:batch_id>")
 @requires(Perm.REPORT_BATCH)
 def show(batch_id: int):
-    batch = db.get_or_404(ReportBatch, batch_id)
+    batch = _batch(batch_id)
     if services.expire_stale(db.session, now=utcnow(), batch_id=batch_id):
         db.session.commit()
     running = batch.status in services.ACTIVE
@@ -101,7 +118,7 @@ def show(batch_id: int):
 @bp.get("/batches/<int:batch_id>/download")
 @requires(Perm.REPORT_BATCH)
 def download(batch_id: int):
-    batch = db.get_or_404(ReportBatch, batch_id)
+    batch = _batch(batch_id)
     path = services.batch_file(batch)
     if path is None:
         abort(404)
