@@ -213,6 +213,13 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+def version_on(html: str) -> str:
+    """The record version an edit page carries (optimistic locking): post it back with the form."""
+    match = re.search(r'<input[^>]*name="version"[^>]*value="([^"]*)"', html)
+    assert match, "no version field in page"
+    return match.group(1)
+
+
 class QueryCounter:
     def __init__(self):
         self.statements: list[str] = []

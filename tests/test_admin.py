@@ -9,6 +9,7 @@ from casemgr.audit.models import AuditEvent
 from casemgr.auth.models import User, UserSession
 from casemgr.domain.roles import Role
 from casemgr.extensions import db
+from tests.conftest import version_on
 from tests.factories import PASSWORD
 
 NEW_PW = "temporary passphrase for the new person"
@@ -104,6 +105,7 @@ def test_duplicate_login_is_refused_even_for_deactivated_accounts(client, admin,
 def test_edit_changes_details_and_roles_and_audits_them(client, admin, make):
     user = make.user(Role.NURSE)
     db.session.commit()
+    page = client.get(f"/admin/staff/{user.id}/edit").text
     resp = client.post(
         f"/admin/staff/{user.id}/edit",
         data={
@@ -111,6 +113,7 @@ def test_edit_changes_details_and_roles_and_audits_them(client, admin, make):
             "credentials": "RN",
             "email": "",
             "roles": ["nurse", "supervisor"],
+            "version": version_on(page),
         },
     )
     assert resp.status_code == 302
@@ -124,9 +127,11 @@ def test_edit_form_ignores_fields_it_does_not_have(client, admin, make):
     """Mass assignment (row Z-04): extra posted fields change nothing."""
     user = make.user(Role.NURSE)
     db.session.commit()
+    page = client.get(f"/admin/staff/{user.id}/edit").text
     client.post(
         f"/admin/staff/{user.id}/edit",
         data={
+            "version": version_on(page),
             "full_name": "Same",
             "roles": ["nurse"],
             "login": "hijacked",
@@ -170,8 +175,10 @@ def test_the_last_admin_role_cannot_be_removed(client, admin, make):
     client.post(f"/admin/staff/{admin.id}/deactivate")  # refused: self
     other.active = False
     db.session.commit()
+    page = client.get(f"/admin/staff/{admin.id}/edit").text
     resp = client.post(
-        f"/admin/staff/{admin.id}/edit", data={"full_name": "Me", "roles": ["counselor"]}
+        f"/admin/staff/{admin.id}/edit",
+        data={"full_name": "Me", "roles": ["counselor"], "version": version_on(page)},
     )
     assert resp.status_code == 200 and "your own account" in resp.text
     db.session.refresh(admin)

@@ -14,6 +14,7 @@ from casemgr.domain.text import is_valid_mrn
 from casemgr.episodes.models import Episode
 from casemgr.extensions import db
 from tests.clients_helpers import admitted, intake_form
+from tests.conftest import version_on
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 
@@ -133,12 +134,17 @@ def test_face_sheet_edit_saves_and_bad_edit_changes_nothing(client, counselor):
     form = client.get(f"/clients/{person.id}/edit").text
     assert 'value="Álvarez"' in form and 'value="Blue Plan"' in form
     ok = client.post(
-        f"/clients/{person.id}/edit", data=intake_form(phone="555-0100", funding=["self_pay"])
+        f"/clients/{person.id}/edit",
+        data=intake_form(phone="555-0100", funding=["self_pay"], version=version_on(form)),
     )
     assert ok.status_code == 302
     db.session.refresh(person)
     assert person.phone == "555-0100" and [f.kind for f in person.funding] == ["self_pay"]
-    bad = client.post(f"/clients/{person.id}/edit", data=intake_form(date_of_birth="2031-01-01"))
+    form = client.get(f"/clients/{person.id}/edit").text
+    bad = client.post(
+        f"/clients/{person.id}/edit",
+        data=intake_form(date_of_birth="2031-01-01", version=version_on(form)),
+    )
     assert bad.status_code == 200
     db.session.refresh(person)
     assert person.date_of_birth.year == 1988
@@ -147,8 +153,10 @@ def test_face_sheet_edit_saves_and_bad_edit_changes_nothing(client, counselor):
 def test_edit_ignores_fields_the_form_does_not_have(client, counselor):
     client.post("/clients/new", data=intake_form(counselor=str(counselor.id)))
     person = db.session.scalar(sa.select(Client))
+    form = client.get(f"/clients/{person.id}/edit").text
     client.post(
-        f"/clients/{person.id}/edit", data=intake_form(mrn="C9999999", id="77", created_by_id="1")
+        f"/clients/{person.id}/edit",
+        data=intake_form(mrn="C9999999", id="77", created_by_id="1", version=version_on(form)),
     )
     db.session.refresh(person)
     assert person.mrn != "C9999999" and person.id != 77

@@ -15,6 +15,7 @@ from casemgr.episodes import services
 from casemgr.episodes.models import Episode, PhaseChange
 from casemgr.extensions import db
 from tests.clients_helpers import admitted
+from tests.conftest import version_on
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # 10:00 in New York
 LOCAL_NOW = "2026-11-25T10:00"
@@ -297,8 +298,10 @@ def test_reassigning_keeps_the_history(client, manager, make):
         make.user(Role.COUNSELOR, full_name="Second Two"),
     )
     _, episode = admitted(manager, first)
+    url = f"/episodes/{episode.id}/assign"
+    page = client.get(url).text
     resp = client.post(
-        f"/episodes/{episode.id}/assign", data={"counselor": str(second.id), "reason": "balance"}
+        url, data={"counselor": str(second.id), "reason": "balance", "version": version_on(page)}
     )
     assert resp.status_code == 302
     db.session.refresh(episode)
@@ -307,7 +310,8 @@ def test_reassigning_keeps_the_history(client, manager, make):
         (first.id, True),
         (second.id, False),
     ]
-    again = client.post(f"/episodes/{episode.id}/assign", data={"counselor": str(second.id)})
+    page = client.get(url).text
+    again = client.post(url, data={"counselor": str(second.id), "version": version_on(page)})
     assert "already the primary counselor" in again.text
 
 

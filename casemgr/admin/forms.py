@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from ..domain.passwords import MAX_LENGTH
 from ..domain.roles import Role
-from ..forms import no_control_chars, no_format_chars
+from ..forms import VersionField, no_control_chars, no_format_chars
 
 ROLE_CHOICES = [SelectChoice(r.value, r.label) for r in Role]
 
@@ -52,6 +52,10 @@ class StaffDetailsForm(FlaskForm):
     @property
     def role_set(self) -> frozenset[Role]:
         return frozenset(Role(r) for r in self.roles.data or [])
+
+
+class StaffEditForm(StaffDetailsForm):
+    version = VersionField()
 
 
 class NewPasswordMixin:

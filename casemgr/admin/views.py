@@ -5,6 +5,7 @@ from ..auth.web import me
 from ..domain.errors import DomainError
 from ..domain.roles import Role
 from ..extensions import db
+from ..forms import open_version, stale, version_of
 from ..orm import utcnow
 from ..policy import Perm, requires
 from . import services, settings
@@ -14,6 +15,7 @@ from .forms import (
     SettingsForm,
     StaffCreateForm,
     StaffDetailsForm,
+    StaffEditForm,
     StaffFilterForm,
 )
 
@@ -94,14 +96,22 @@ def staff_show(user_id: int):
     )
 
 
+def _account_version(user: User) -> str:
+    return version_of(user, *user.role_rows)  # accounts have no version counter: a digest
+
+
 @bp.route("/staff/<int:user_id>/edit", methods=["GET", "POST"])
 @requires(Perm.STAFF_MANAGE)
 def staff_edit(user_id: int):
     user = db.get_or_404(User, user_id)
-    form = StaffDetailsForm(
+    form = StaffEditForm(
         obj=user, data=None if request.method == "POST" else {"roles": list(user.roles)}
     )
-    if form.validate_on_submit():
+    if not form.is_submitted():
+        open_version(form, user, _account_version)
+    if form.validate_on_submit() and not stale(
+        form, user, _account_version, related=user.role_rows
+    ):
         try:
             services.update_staff(db.session, user, _details(form), actor=me())
         except DomainError as exc:

@@ -24,7 +24,7 @@ from ..domain.aftercare import RELAPSE_KINDS, RELAPSE_RESPONSES
 from ..domain.phases import Phase
 from ..episodes.forms import DischargeForm, PhaseMoveForm
 from ..episodes.services import DischargeDetails
-from ..forms import no_control_chars
+from ..forms import no_control_chars, plausible_time
 from ..timefmt import today as facility_today
 from .models import PlanTrigger
 from .services import METHODS, OTHER_TRIGGER, RANGES, CheckInEntry, RelapseEntry
@@ -55,7 +55,7 @@ class CheckInForm(FlaskForm):
     contacted_at = DateTimeLocalField(
         "Contacted (or tried) at",
         format=WHEN,
-        validators=[DataRequired(message="Enter a date and time.")],
+        validators=[DataRequired(message="Enter a date and time."), plausible_time],
     )
     days_used_30 = _count("days_used_30")
     meetings_attended = _count("meetings_attended")

@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from ..domain import continuing_care as cc
 from ..domain.codes import Codes
 from ..domain.passwords import MAX_LENGTH
-from ..forms import no_control_chars
+from ..forms import VersionField, no_control_chars
 
 
 def _options(codes: Codes, first: str = "— choose —") -> list[SelectChoice]:
@@ -69,6 +69,7 @@ class PlanForm(FlaskForm):
     reengagement_plan = _area(
         "Re-engagement plan", 2000, "How the client comes back into treatment after a lapse."
     )
+    version = VersionField()
 
     def values(self) -> cc.PlanFields:
         return cc.PlanFields(**{f.name: self[f.name].data or "" for f in fields(cc.PlanFields)})

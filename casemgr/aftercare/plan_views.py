@@ -14,7 +14,7 @@ from ..clients.access import load_episode
 from ..domain import continuing_care as cc
 from ..domain.plans import PlanStatus
 from ..extensions import db
-from ..forms import attempt
+from ..forms import attempt, open_version, stale
 from ..orm import utcnow
 from ..policy import Perm, requires
 from . import plans
@@ -105,6 +105,12 @@ def show(plan_id: int):
     return _render_show(_plan(plan_id, Perm.CLIENT_VIEW))
 
 
+def _items(plan: ContinuingCarePlan) -> list:
+    """Its triggers, supports and life changes: their changes move the plan's version too, and a
+    refusal names whoever changed one of them."""
+    return [*plan.triggers, *plan.supports, *plan.life_changes]
+
+
 @bp.route("/<int:plan_id>/edit", methods=["GET", "POST"])
 @requires(Perm.AFTERCARE_WRITE)
 def edit(plan_id: int):
@@ -112,7 +118,9 @@ def edit(plan_id: int):
     if locked:
         return locked
     form = PlanForm(data=None if request.method == "POST" else asdict(plans.plan_fields(plan)))
-    if form.validate_on_submit():
+    if not form.is_submitted():
+        open_version(form, plan)
+    if form.validate_on_submit() and not stale(form, plan, related=_items(plan)):
         ok, _ = _attempt(form, lambda: plans.update_fields(db.session, plan, form.values()))
         if ok:
             flash("The plan was saved.", "success")

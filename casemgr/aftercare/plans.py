@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import flag_modified
 
 from ..audit.hooks import record
 from ..auth import passwords
@@ -208,8 +209,11 @@ def _check_draft(plan: ContinuingCarePlan) -> None:
 
 def _touch(plan: ContinuingCarePlan) -> None:
     # Every edit rewrites the plan row, so its version counter refuses an edit that raced
-    # with signing (StaleDataError) instead of slipping content into a signed version.
+    # with signing (StaleDataError) instead of slipping content into a signed version, and an
+    # edit form opened before this change is refused. Flagged, so it is rewritten even when the
+    # clock has not moved (a frozen test clock).
     plan.updated_at = utcnow()
+    flag_modified(plan, "updated_at")
 
 
 def start_plan(session: Session, episode: Episode, *, actor: User) -> ContinuingCarePlan:

@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from ..choices import choices
 from ..domain import codes
 from ..domain.face_sheet import TEXT_FIELDS, FaceSheet, Funding, SubstanceUse
-from ..forms import no_format_chars
+from ..forms import VersionField, no_format_chars
 from ..timefmt import today as facility_today
 
 PHONE = Regexp(r"^[0-9+()\-. x]*$", message="Use digits, spaces and + ( ) - . x only.")
@@ -176,6 +176,10 @@ class FaceSheetForm(FlaskForm):
             sub = getattr(self, f"substance_{use.rank}").form
             sub.substance.data, sub.route.data = use.substance, use.route
             sub.frequency.data, sub.age_first_use.data = use.frequency, use.age_first_use
+
+
+class FaceSheetEditForm(FaceSheetForm):
+    version = VersionField()
 
 
 class IntakeForm(FaceSheetForm):

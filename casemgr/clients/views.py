@@ -6,12 +6,13 @@ from ..domain.errors import DomainError
 from ..episodes import services as episodes
 from ..episodes.forms import counselor_choices
 from ..extensions import db
+from ..forms import open_version, stale, version_of
 from ..orm import utcnow
 from ..policy import Perm, authorize, requires
 from ..timefmt import day_start, today
 from . import search, services
 from .access import load_client
-from .forms import FaceSheetForm, IntakeForm
+from .forms import FaceSheetEditForm, IntakeForm
 from .search_forms import ClientSearchForm
 
 bp = Blueprint("clients", __name__)
@@ -90,15 +91,27 @@ def show(client_id: int):
     )
 
 
+# The face sheet form edits the client's funding and substance rows too: they are part of its
+# version, and a change to one of them is a change to the face sheet.
+FACE_SHEET_ROWS = ("client_funding", "client_substances")
+
+
+def _face_sheet_version(client) -> str:
+    return version_of(client, *client.funding, *client.substances)
+
+
 @bp.route("/<int:client_id>/edit", methods=["GET", "POST"])
 @requires(Perm.CLIENT_EDIT)
 def edit(client_id: int):
     client = load_client(client_id)
     authorize(Perm.CLIENT_EDIT, client)
-    form = FaceSheetForm()
+    form = FaceSheetEditForm()
     if not form.is_submitted():
         form.fill_from(client)
-    if form.validate_on_submit():
+        open_version(form, client, _face_sheet_version)
+    if form.validate_on_submit() and not stale(
+        form, client, _face_sheet_version, client_types=FACE_SHEET_ROWS
+    ):
         try:
             services.update(db.session, client, form.sheet(), today=today())
         except DomainError as exc:

@@ -14,7 +14,7 @@ from ..choices import choices
 from ..domain import codes
 from ..domain.care import CODE_SYSTEMS, DEFAULT_CODE_SYSTEM, Setting
 from ..domain.phases import Phase, next_phases, ordered
-from ..forms import no_control_chars, plausible_time
+from ..forms import VersionField, no_control_chars, plausible_time
 from ..timefmt import today as facility_today
 from .services import DischargeDetails
 
@@ -121,6 +121,7 @@ class AssignForm(FlaskForm):
         validators=[Optional(), Length(max=300), no_control_chars],
         description="e.g. caseload balancing, client request",
     )
+    version = VersionField()
 
 
 class ReadmitForm(FlaskForm):

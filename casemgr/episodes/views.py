@@ -5,7 +5,7 @@ from ..auth.web import me
 from ..clients.access import load_client, load_episode
 from ..domain.care import Setting
 from ..extensions import db
-from ..forms import attempt
+from ..forms import attempt, open_version, stale
 from ..orm import utcnow
 from ..policy import Perm, requires
 from ..timefmt import day_start, from_local, local, local_date, today
@@ -121,7 +121,9 @@ def assign(episode_id: int):
     episode = load_episode(episode_id, Perm.CASELOAD_ASSIGN)
     form = AssignForm()
     form.counselor.choices = counselor_choices(services.counselors(db.session))
-    if form.validate_on_submit():
+    if not form.is_submitted():
+        open_version(form, episode)
+    if form.validate_on_submit() and not stale(form, episode):
         counselor = db.session.get(User, form.counselor.data)
         ok, _ = _attempt(
             form,

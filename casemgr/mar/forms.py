@@ -61,7 +61,8 @@ def _note(label: str, max_length: int, **kwargs) -> TextAreaField:
 
 
 class OrderForm(FlaskForm):
-    drug = SelectField("Drug", validate_choice=False)  # a posted historical code: the service
+    # A posted historical code goes to the service; NUL is refused here as on PostgreSQL.
+    drug = SelectField("Drug", validate_choice=False, validators=[no_control_chars])
     dose = StringField("Dose", validators=[DataRequired(message="Enter the dose."), Length(max=20)])
     unit = SelectField("Unit", choices=[SelectChoice(u, u) for u in UNITS], default="mg")
     route = SelectField("Route", choices=choices(ROUTES), default="oral")

@@ -23,7 +23,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from ..choices import choices
 from ..domain import sessions as codes
 from ..domain.notes import SECTION_MAX, SECTIONS, NoteFormat
-from ..forms import no_control_chars
+from ..forms import VersionField, no_control_chars
 from ..timefmt import today as facility_today
 from .models import ClinicalSession, Note
 from .services import NoteContent, SessionDetails
@@ -206,11 +206,19 @@ class SessionNoteForm(NoteForm):
 
 
 def note_form(
-    fmt: NoteFormat, objectives: Sequence, *, with_session: bool = True, **kwargs
+    fmt: NoteFormat,
+    objectives: Sequence,
+    *,
+    with_session: bool = True,
+    versioned: bool = False,
+    **kwargs,
 ) -> NoteForm:
     """The form for one format: each of its sections is its own text area, so a DAP note shows
-    Data, Assessment and Plan and nothing else."""
+    Data, Assessment and Plan and nothing else. The edit form (`versioned`) carries the note's
+    version."""
     fields: dict[str, object] = {"note_format": fmt}
+    if versioned:
+        fields["version"] = VersionField()
     for key, label, prompt in SECTIONS[fmt]:
         fields[f"section_{key}"] = TextAreaField(
             label,

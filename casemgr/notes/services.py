@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from ..audit.hooks import record
 from ..auth import passwords
@@ -32,6 +33,7 @@ from ..domain.sessions import (
     duration_minutes,
 )
 from ..episodes.models import Episode
+from ..orm import utcnow
 from ..plans.models import PlanGoal, PlanObjective, PlanProblem, TreatmentPlan
 from .models import Addendum, ClinicalSession, Note, NoteReview
 
@@ -217,6 +219,10 @@ def revise_draft(
         for name, value in _session_values(details).items():
             setattr(visit, name, value)
         note.late_entry = rules.is_late(session_end(visit, tz), note.created_at)
+    # Rewrite the note row even when only its session or objective links changed (or the clock
+    # has not moved), so its version moves and an edit form opened before this is refused.
+    note.updated_at = utcnow()
+    flag_modified(note, "updated_at")
     update_draft(session, note, content, actor=actor)
 
 

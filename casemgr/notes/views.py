@@ -16,7 +16,7 @@ from ..domain import codes
 from ..domain import sessions as session_codes
 from ..domain.notes import SECTIONS, NoteAction, NoteFormat
 from ..extensions import db
-from ..forms import attempt
+from ..forms import attempt, open_version, stale
 from ..orm import utcnow
 from ..policy import Perm, authorize, can, note_formats_for, requires
 from ..timefmt import facility_tz, today
@@ -162,12 +162,15 @@ def edit(note_id: int):
     visit = note.session
     objectives = queries.plan_objectives(db.session, visit.episode_id)
     objectives += [o for o in note.objectives if o not in objectives]  # links to an older plan
-    form = note_form(note.format, objectives, with_session=visit.group_meeting_id is None)
+    form = note_form(
+        note.format, objectives, with_session=visit.group_meeting_id is None, versioned=True
+    )
     if not form.is_submitted():
         form.fill_from(note)
         if form.with_session:
             form.fill_session(visit)
-    if form.validate_on_submit():
+        open_version(form, note)
+    if form.validate_on_submit() and not stale(form, note, related=[visit]):
         details = form.details() if form.with_session else None
         ok, _ = _attempt(
             form,

@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from ..domain.passwords import MAX_LENGTH
 from ..domain.plans import ObjectiveStatus
-from ..forms import no_control_chars
+from ..forms import VersionField, no_control_chars
 from ..timefmt import today as facility_today
 from .models import PlanIntervention, PlanObjective
 from .services import (
@@ -45,6 +45,7 @@ class StrengthsForm(FlaskForm):
         validators=[Optional(), Length(max=1000), no_control_chars],
         description="What the client brings: supports, skills, motivation, housing, work.",
     )
+    version = VersionField()
 
 
 class ProblemForm(FlaskForm):

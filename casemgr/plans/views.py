@@ -14,7 +14,7 @@ from ..auth.web import me
 from ..clients.access import load_episode
 from ..domain.plans import PlanStatus
 from ..extensions import db
-from ..forms import attempt
+from ..forms import attempt, open_version, stale
 from ..orm import utcnow
 from ..policy import Perm, requires
 from ..timefmt import today
@@ -112,6 +112,14 @@ def create(episode_id: int):
     return redirect(url_for("plans.show", episode_id=episode.id))
 
 
+def _parts(plan: TreatmentPlan) -> list:
+    """Its problems, goals, objectives and interventions: their changes move the plan's version
+    too, and a refusal names whoever changed one of them."""
+    goals = [g for p in plan.problems for g in p.goals]
+    objectives = [o for g in goals for o in g.objectives]
+    return [*plan.problems, *goals, *objectives, *(i for o in objectives for i in o.interventions)]
+
+
 @bp.route("/<int:plan_id>/edit", methods=["GET", "POST"])
 @requires(Perm.PLAN_WRITE)
 def edit(plan_id: int):
@@ -119,7 +127,9 @@ def edit(plan_id: int):
     if locked:
         return locked
     form = StrengthsForm(data=None if request.method == "POST" else {"strengths": plan.strengths})
-    if form.validate_on_submit():
+    if not form.is_submitted():
+        open_version(form, plan)
+    if form.validate_on_submit() and not stale(form, plan, related=_parts(plan)):
         ok, _ = _attempt(
             form, lambda: services.update_strengths(db.session, plan, form.strengths.data or "")
         )

@@ -15,7 +15,7 @@ from casemgr.domain.roles import Role
 from casemgr.extensions import db
 from tests.ccplan.helpers import FIELDS, draft_plan, frozen, signed_plan, sweep_ccplan
 from tests.clients_helpers import NOW, admitted
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, version_on
 from tests.factories import PASSWORD, Factories
 from tests.policy_table import EXPECTED
 
@@ -87,7 +87,10 @@ def test_a_counselor_writes_and_signs_a_plan(client, auth, episode, counselor):
         resp = client.post(f"/aftercare/plans/new/{episode.id}")
         plan = the_plan()
         assert resp.status_code == 302 and resp.location == f"/aftercare/plans/{plan.id}/edit"
-        resp = client.post(f"/aftercare/plans/{plan.id}/edit", data=PLAN_FORM)
+        page = client.get(resp.location).text
+        resp = client.post(
+            f"/aftercare/plans/{plan.id}/edit", data={**PLAN_FORM, "version": version_on(page)}
+        )
         assert resp.location == f"/aftercare/plans/{plan.id}"
         for kind, data in (
             ("trigger", TRIGGER),
@@ -210,8 +213,11 @@ def test_a_refused_plan_edit_keeps_what_was_typed(client, auth, episode, counsel
     plan = draft_plan(episode, counselor)
     with frozen():
         auth.login(counselor)
+        page = client.get(f"/aftercare/plans/{plan.id}/edit").text
         data = {**PLAN_FORM, "moud_dose": "", "session_schedule": "Thursdays"}
-        resp = client.post(f"/aftercare/plans/{plan.id}/edit", data=data)
+        resp = client.post(
+            f"/aftercare/plans/{plan.id}/edit", data={**data, "version": version_on(page)}
+        )
     assert resp.status_code == 200 and 'id="moud_dose-error"' in resp.text
     assert "Enter the dose" in resp.text and "Thursdays" in resp.text
     db.session.expire_all()

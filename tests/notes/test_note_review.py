@@ -18,6 +18,7 @@ from casemgr.extensions import db
 from casemgr.notes import services
 from casemgr.notes.models import Note, NoteReview
 from tests.clients_helpers import NOW, admitted
+from tests.conftest import version_on
 from tests.factories import PASSWORD
 from tests.notes.helpers import session_with_note
 
@@ -135,6 +136,7 @@ def test_supervisor_returns_a_note_and_the_author_revises_and_resigns(
                 "section_data": "Reports cravings 6/10.",
                 "section_assessment": "Cravings follow family contact.",
                 "section_plan": "Urge surfing.",
+                "version": version_on(form),
             },
         )
         client.post(f"/notes/{note.id}/sign", data={"password": PASSWORD})
@@ -256,12 +258,17 @@ def test_an_admin_flags_a_counselor_as_needing_supervision(client, auth, make):
         form = client.get(f"/admin/staff/{counselor.id}/edit").text
         resp = client.post(
             f"/admin/staff/{counselor.id}/edit",
-            data={"full_name": "Nia New", "roles": ["counselor"], "needs_supervision": "y"},
+            data={
+                "full_name": "Nia New",
+                "roles": ["counselor"],
+                "needs_supervision": "y",
+                "version": version_on(form),
+            },
         )
         again = client.get(f"/admin/staff/{counselor.id}/edit").text
         client.post(
             f"/admin/staff/{counselor.id}/edit",
-            data={"full_name": "Nia New", "roles": ["counselor"]},
+            data={"full_name": "Nia New", "roles": ["counselor"], "version": version_on(again)},
         )
     assert '<label for="needs_supervision">Needs supervision</label>' in form
     assert resp.status_code == 302

@@ -21,6 +21,7 @@ from casemgr.notes import services
 from casemgr.notes.models import ClinicalSession, Note, SignedNoteImmutable
 from casemgr.plans.models import PlanGoal, PlanObjective, PlanProblem, TreatmentPlan
 from tests.clients_helpers import NOW, admitted
+from tests.conftest import version_on
 from tests.factories import PASSWORD
 from tests.notes.helpers import session_with_note
 
@@ -298,7 +299,12 @@ def test_the_author_edits_a_draft(client, auth, counselor, episode):
         assert 'value="2026-11-24"' in form and 'value="09:50"' in form
         resp = client.post(
             f"/notes/{note.id}/edit",
-            data=dap_form(session_date="2026-11-24", end_time="10:00", section_plan="Revised."),
+            data=dap_form(
+                session_date="2026-11-24",
+                end_time="10:00",
+                section_plan="Revised.",
+                version=version_on(form),
+            ),
         )
     assert resp.status_code == 302
     db.session.expire_all()
@@ -312,7 +318,11 @@ def test_moving_a_drafts_session_earlier_makes_it_a_late_entry(client, auth, cou
         note = draft(episode, counselor, now=FROZEN)
         assert not note.late_entry  # written the day of the session
         auth.login(counselor)
-        client.post(f"/notes/{note.id}/edit", data=dap_form(session_date="2026-11-23"))
+        form = client.get(f"/notes/{note.id}/edit").text
+        client.post(
+            f"/notes/{note.id}/edit",
+            data=dap_form(session_date="2026-11-23", version=version_on(form)),
+        )
     db.session.expire_all()
     note = db.session.get(Note, note.id)
     assert note.session.session_date == date(2026, 11, 23) and note.late_entry

@@ -14,6 +14,7 @@ from casemgr.extensions import db
 from casemgr.plans import services
 from casemgr.plans.models import PlanIntervention, TreatmentPlan
 from tests.clients_helpers import admitted
+from tests.conftest import version_on
 from tests.factories import PASSWORD
 from tests.plans.helpers import draft_plan, frozen, signed_plan
 
@@ -43,7 +44,9 @@ def test_a_counselor_writes_and_signs_a_plan(client, auth, episode, counselor):
         resp = client.post(f"/plans/episode/{episode.id}/new")
         plan = db.session.scalar(sa.select(TreatmentPlan))
         assert resp.status_code == 302 and resp.location == f"/plans/{plan.id}/edit"
-        client.post(f"/plans/{plan.id}/edit", data={"strengths": "Employed; sister nearby."})
+        editor = client.get(resp.location).text
+        strengths = {"strengths": "Employed; sister nearby.", "version": version_on(editor)}
+        assert client.post(f"/plans/{plan.id}/edit", data=strengths).status_code == 302
         client.post(f"/plans/{plan.id}/problems/new", data={"statement": "Opioid use disorder"})
         problem = plan.problems[0]
         client.post(
