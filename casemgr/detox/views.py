@@ -11,9 +11,9 @@ from ..auth.web import me
 from ..charts.trend import trend_summary, trend_svg
 from ..charts.views import SVG_CSP
 from ..clients.access import load_episode
-from ..domain.errors import DomainError
 from ..domain.withdrawal import CIWA_AR, COWS, Instrument
 from ..extensions import db
+from ..forms import attempt
 from ..orm import utcnow
 from ..policy import Perm, requires
 from ..timefmt import facility_tz, from_local, local, today
@@ -27,17 +27,9 @@ bp = Blueprint("detox", __name__)
 FORM_FIELD = {"temperature_c": "temperature"}
 
 
-def _save(form, action) -> object | None:
-    """Run the service and commit; a broken rule goes next to the field it names."""
-    try:
-        result = action()
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        field = getattr(form, FORM_FIELD.get(exc.field, exc.field) or "", None)
-        (field.errors if field is not None else form.form_errors).append(str(exc))
-        return None
-    return result
+def _field(form, name: str | None):
+    """The form field a rule names (attempt() puts the message next to it)."""
+    return getattr(form, FORM_FIELD.get(name, name), None) if name else None
 
 
 def _assess(episode_id: int, instrument: Instrument):
@@ -47,13 +39,14 @@ def _assess(episode_id: int, instrument: Instrument):
         form.assessed_at.data = local(utcnow()).replace(tzinfo=None)  # default: now, facility time
     if form.validate_on_submit():
         entry = form.entry(from_local)
-        done = _save(
+        ok, done = attempt(
             form,
             lambda: services.record_assessment(
                 db.session, episode, entry, nurse=me(), now=utcnow()
             ),
+            find_field=_field,
         )
-        if done is not None:
+        if ok:
             flash(
                 f"{instrument.short} recorded: {done.total} ({services.row(done).band_label.lower()}).",
                 "success",
@@ -124,13 +117,14 @@ def clearance(episode_id: int):
     episode = load_episode(episode_id, Perm.CLEARANCE_WRITE)
     form = ClearanceForm()
     if form.validate_on_submit():
-        done = _save(
+        ok, _ = attempt(
             form,
             lambda: services.record_clearance(
                 db.session, episode, form.note.data, by=me(), now=utcnow()
             ),
+            find_field=_field,
         )
-        if done is not None:
+        if ok:
             flash("Medical clearance recorded: the client may move to rehab.", "success")
             return redirect(url_for("detox.summary", episode_id=episode.id))
     return render_template(
