@@ -7,7 +7,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    declared_attr,
+    mapped_column,
+    registry,
+    relationship,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -55,6 +62,27 @@ class Base(DeclarativeBase):
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Voidable:
+    """A clinical record is never deleted: entered in error, it is voided with a reason and
+    stays in the chart (struck through) and in the audit trail. Readers that count or chart
+    these records must skip voided ones (`Model.voided_at.is_(None)`)."""
+
+    voided_at: Mapped[datetime | None] = mapped_column(default=None)
+    void_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+
+    @declared_attr
+    def voided_by_id(cls) -> Mapped[int | None]:  # noqa: N805 - declared_attr takes the class
+        return mapped_column(sa.ForeignKey("users.id"), default=None)
+
+    @declared_attr
+    def voided_by(cls):  # noqa: N805 - loaded only when a voided record is shown
+        return relationship("User", foreign_keys=f"{cls.__name__}.voided_by_id")
+
+    @property
+    def is_voided(self) -> bool:
+        return self.voided_at is not None
 
 
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

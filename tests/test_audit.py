@@ -11,6 +11,7 @@ from casemgr.audit.hooks import record
 from casemgr.audit.models import AuditChainHead, AuditEvent
 from casemgr.domain.roles import Role
 from casemgr.extensions import db
+from tests.clients_helpers import admitted
 from tests.databases import backend
 from tests.factories import PASSWORD
 
@@ -244,3 +245,32 @@ def test_password_not_in_trail(client, auth):
     auth.login(Role.NURSE)
     details = " ".join(db.session.scalars(sa.select(AuditEvent.detail)))
     assert PASSWORD not in details
+
+
+def test_created_events_name_the_new_row(make):
+    """U-01: an insert's event carries the row's id, so the trail can be joined to it."""
+    client, _episode = admitted(make.user(Role.CLINIC_MANAGER))
+    db.session.commit()
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "clients.created"))
+    assert event.object_id == str(client.id) and event.client_id == client.id
+    blank = db.session.scalars(
+        sa.select(AuditEvent.action).where(
+            AuditEvent.action.like("%.created"), sa.func.coalesce(AuditEvent.object_id, "") == ""
+        )
+    ).all()
+    assert blank == []
+
+
+def test_rows_removed_by_a_delete_orphan_cascade_leave_an_event(make):
+    """U-01: removing a child from its parent's collection deletes it in the flush; that
+    delete is recorded like any other."""
+    client, _episode = admitted(make.user(Role.CLINIC_MANAGER))
+    db.session.commit()
+    substance = client.substances[0]
+    gone_id = str(substance.id)
+    client.substances.remove(substance)
+    db.session.commit()
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.action == "client_substances.deleted")
+    )
+    assert event is not None and event.object_id == gone_id and event.client_id == client.id

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..audit.hooks import Audited
 from ..domain.plans import PlanStatus
 from ..extensions import db
-from ..orm import TimestampMixin, str_enum, utcnow
+from ..orm import TimestampMixin, Voidable, str_enum, utcnow
 
 if TYPE_CHECKING:
     from ..auth.models import User
@@ -126,7 +126,7 @@ class LifeChange(Audited, db.Model):
     plan: Mapped[ContinuingCarePlan] = relationship(back_populates="life_changes")
 
 
-class CheckIn(Audited, TimestampMixin, db.Model):
+class CheckIn(Audited, Voidable, TimestampMixin, db.Model):
     """One scheduled aftercare contact or outcome follow-up, and what it found.
 
     `due_on` never changes: a reschedule sets `scheduled_on`, so the original due date and
@@ -138,7 +138,16 @@ class CheckIn(Audited, TimestampMixin, db.Model):
         {"kind", "due_on", "scheduled_on", "status", "reached", "days_used_30", "drug_screen_done"}
     )
     __table_args__ = (
-        sa.UniqueConstraint("episode_id", "kind", "due_on", name="uq_check_ins_episode_kind_due"),
+        # One live check-in per due date; voiding a wrongly recorded one lets it be redone.
+        sa.Index(
+            "uq_check_ins_episode_kind_due",
+            "episode_id",
+            "kind",
+            "due_on",
+            unique=True,
+            sqlite_where=sa.text("voided_at IS NULL"),
+            postgresql_where=sa.text("voided_at IS NULL"),
+        ),
         sa.Index("ix_check_ins_status_due", "status", "due_on"),
     )
 
@@ -165,14 +174,14 @@ class CheckIn(Audited, TimestampMixin, db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     episode: Mapped[Episode] = relationship()
-    recorded_by: Mapped[User | None] = relationship()
+    recorded_by: Mapped[User | None] = relationship(foreign_keys=[recorded_by_id])
 
     @property
     def client_id(self) -> int:
         return self.episode.client_id
 
 
-class RelapseEvent(Audited, db.Model):
+class RelapseEvent(Audited, Voidable, db.Model):
     """A lapse or relapse. Never edited or deleted: a correction is a new event."""
 
     __tablename__ = "relapse_events"
@@ -192,7 +201,7 @@ class RelapseEvent(Audited, db.Model):
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     episode: Mapped[Episode] = relationship()
-    recorded_by: Mapped[User] = relationship()
+    recorded_by: Mapped[User] = relationship(foreign_keys=[recorded_by_id])
 
     @property
     def client_id(self) -> int:

@@ -112,8 +112,11 @@ def _type_of(obj: Any) -> str:
 
 
 def _id_of(obj: Any) -> str:
-    identity = sa.inspect(obj).identity or ()
-    return ":".join(str(part) for part in identity)
+    # A row inserted in this flush has no identity key yet (SQLAlchemy assigns it after
+    # after_flush), but its primary key values are already on the object.
+    state = sa.inspect(obj)
+    identity = state.identity or state.mapper.primary_key_from_instance(obj)
+    return ":".join(str(part) for part in identity if part is not None)
 
 
 def _client_of(obj: Any) -> int | None:
@@ -138,7 +141,7 @@ def _changes(obj: Audited, *, created: bool) -> dict[str, Any]:
     return {"fields": sorted(names), "values": values} if values else {"fields": sorted(names)}
 
 
-def _flush_events(session: Session) -> list[dict[str, Any]]:
+def _flush_events(session: Session, flush_context: UOWTransaction) -> list[dict[str, Any]]:
     events = []
     for obj in session.new:
         if isinstance(obj, Audited):
@@ -161,8 +164,11 @@ def _flush_events(session: Session) -> list[dict[str, Any]]:
                         detail,
                     )
                 )
-    for obj in session.deleted:
-        if isinstance(obj, Audited):
+    # The unit of work, not session.deleted: rows removed by a delete-orphan cascade are only
+    # known to the flush, and they must leave a trace too.
+    for state, (is_delete, list_only) in list(flush_context.states.items()):
+        obj = state.obj()
+        if is_delete and not list_only and isinstance(obj, Audited):
             events.append(
                 _event(f"{_type_of(obj)}.deleted", _type_of(obj), _id_of(obj), _client_of(obj), {})
             )
@@ -170,8 +176,8 @@ def _flush_events(session: Session) -> list[dict[str, Any]]:
 
 
 @event.listens_for(FlaskSession, "after_flush")
-def _after_flush(session: Session, _flush_context: UOWTransaction) -> None:
-    events = _flush_events(session)
+def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
+    events = _flush_events(session, flush_context)
     if events:
         _append(session.connection(), current_context(), events)
 

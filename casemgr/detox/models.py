@@ -10,14 +10,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..audit.hooks import Audited
 from ..extensions import db
-from ..orm import TimestampMixin, utcnow
+from ..orm import TimestampMixin, Voidable, utcnow
 
 if TYPE_CHECKING:
     from ..auth.models import User
     from ..episodes.models import Episode
 
 
-class WithdrawalAssessment(Audited, TimestampMixin, db.Model):
+class WithdrawalAssessment(Audited, Voidable, TimestampMixin, db.Model):
     """One scored withdrawal scale. Never edited: a correction is a new assessment."""
 
     __tablename__ = "withdrawal_assessments"
@@ -47,7 +47,7 @@ class WithdrawalAssessment(Audited, TimestampMixin, db.Model):
     pain: Mapped[int | None]
 
     episode: Mapped[Episode] = relationship()
-    nurse: Mapped[User] = relationship()
+    nurse: Mapped[User] = relationship(foreign_keys=[nurse_id])
 
     @property
     def client_id(self) -> int:

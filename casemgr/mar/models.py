@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..audit.hooks import Audited
 from ..domain.medications import Outcome, from_milli, parse_times
 from ..extensions import db
-from ..orm import TimestampMixin, str_enum, utcnow
+from ..orm import TimestampMixin, Voidable, str_enum, utcnow
 
 if TYPE_CHECKING:
     from ..auth.models import User
@@ -129,7 +129,7 @@ class MedicationOrder(Audited, TimestampMixin, db.Model):
         return self.starts_at <= at and (self.ends_at is None or at < self.ends_at)
 
 
-class MedicationAdministration(Audited, db.Model):
+class MedicationAdministration(Audited, Voidable, db.Model):
     """One line of the MAR: a scheduled or as-needed dose and what happened to it.
 
     Never edited or deleted. The nurse is the signed-in user; a controlled substance given
@@ -142,8 +142,16 @@ class MedicationAdministration(Audited, db.Model):
         {"order_id", "scheduled_at", "given_at", "dose_milli", "outcome", "witness_id"}
     )
     __table_args__ = (
-        # One record per scheduled dose; as-needed doses have no scheduled time (NULLs differ).
-        sa.UniqueConstraint("order_id", "scheduled_at", name="uq_administrations_order_slot"),
+        # One live record per scheduled dose; as-needed doses have no scheduled time (NULLs
+        # differ). A voided record (entered in error) frees the slot for the correct one.
+        sa.Index(
+            "uq_administrations_order_slot",
+            "order_id",
+            "scheduled_at",
+            unique=True,
+            sqlite_where=sa.text("voided_at IS NULL"),
+            postgresql_where=sa.text("voided_at IS NULL"),
+        ),
         sa.Index("ix_administrations_episode_given", "episode_id", "given_at"),
     )
 

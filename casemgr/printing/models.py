@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..audit.hooks import Audited
 from ..extensions import db
-from ..orm import TimestampMixin
+from ..orm import TimestampMixin, utcnow
 
 if TYPE_CHECKING:
     from ..auth.models import User
@@ -81,3 +81,18 @@ class ReportBatch(Audited, TimestampMixin, db.Model):
     finished_at: Mapped[datetime | None]
 
     requested_by: Mapped[User] = relationship()
+
+
+class ReportBatchFile(db.Model):
+    """The finished file of a batch, kept in the database rather than on one server's disk,
+    so any app server behind the load balancer can hand it out. One row per batch, written
+    once when the batch is done; the bytes are loaded only when downloaded."""
+
+    __tablename__ = "report_batch_files"
+
+    batch_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("report_batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    size: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

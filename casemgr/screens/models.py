@@ -11,14 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..audit.hooks import Audited
 from ..domain.screens import Result
 from ..extensions import db
-from ..orm import TimestampMixin
+from ..orm import TimestampMixin, Voidable
 
 if TYPE_CHECKING:
     from ..auth.models import User
     from ..episodes.models import Episode
 
 
-class DrugScreen(Audited, TimestampMixin, db.Model):
+class DrugScreen(Audited, Voidable, TimestampMixin, db.Model):
     __tablename__ = "drug_screens"
     __audit_values__ = frozenset({"collected_at", "refused"})
 
@@ -35,7 +35,7 @@ class DrugScreen(Audited, TimestampMixin, db.Model):
     comments: Mapped[str] = mapped_column(sa.String(500), default="")
 
     episode: Mapped[Episode] = relationship()
-    collector: Mapped[User] = relationship()
+    collector: Mapped[User] = relationship(foreign_keys=[collector_id])
     results: Mapped[list[DrugScreenResult]] = relationship(
         back_populates="screen", order_by="DrugScreenResult.id", cascade="all, delete-orphan"
     )
