@@ -40,7 +40,16 @@ def _private_instance_folder(path: Path) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from . import backup, cli, errors, models, policy, templating, timefmt  # noqa: F401  (models registers tables)
+    from . import (  # noqa: F401  (models registers tables)
+        backup,
+        cli,
+        errors,
+        models,
+        policy,
+        request_checks,
+        templating,
+        timefmt,
+    )
     from .auth import web as auth_web
     from .detox import settings as detox_settings
     from .extensions import csrf, db, migrate
@@ -55,6 +64,7 @@ def _init_extensions(app: Flask) -> None:
     auth_web.init_app(app)
     policy.init_app(app)
     errors.init_app(app)
+    request_checks.init_app(app)
     timefmt.init_app(app)
     templating.init_app(app)
     cli.init_app(app)

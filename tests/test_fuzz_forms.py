@@ -932,17 +932,11 @@ def test_a_body_that_is_not_utf8_is_refused_and_saves_nothing(fuzz_app, key, nam
     assert not any("zqj" in text for *_, text in stored_strings())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Werkzeug keeps percent-escaped bytes that are not UTF-8 as the literal text "
-    "'%C3(' (errors='werkzeug.url_quote'), so no form validator can tell them from typed "
-    "text; refusing them needs a request-level check (issue 8: invalid UTF-8 is refused)",
-)
 @pytest.mark.parametrize(("key", "name"), INVALID_FORMS)
 def test_percent_escaped_bytes_that_are_not_utf8_are_refused(fuzz_app, key, name):
     runner = Runner(fuzz_app, World(), key, SPECS[key])
     resp = _post_encoded(runner, name, b"zqj\xc3\x28 \xff", escape=True)
     assert resp.status_code < 500
     db.session.expire_all()
-    assert resp.status_code in REFUSED  # today: saved as the text "zqj%C3( %FF"
+    assert resp.status_code == 400  # refused before the view: not saved as "zqj%C3( %FF"
     assert not any("zqj" in text for *_, text in stored_strings())

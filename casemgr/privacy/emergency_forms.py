@@ -13,10 +13,7 @@ WHEN = "%Y-%m-%dT%H:%M"
 
 
 class MrnLookupForm(FlaskForm):
-    """Read from the query string; it changes nothing and shows no name."""
-
-    class Meta:
-        csrf = False
+    """Posted (never in the address); it changes nothing and shows no name."""
 
     mrn = StringField(
         "Medical record number (MRN)",

@@ -4,7 +4,7 @@ end it early; a clinic manager acknowledges the alert."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 
 from ..auth.web import me
 from ..clients.models import Client
@@ -35,7 +35,7 @@ def _breakable(client_id: int) -> Client:
     return client
 
 
-@bp.get("/", defaults={"client_id": None})
+@bp.route("/", defaults={"client_id": None}, methods=["GET", "POST"])
 @bp.route("/clients/<int:client_id>", methods=["GET", "POST"])
 @requires(Perm.EMERGENCY_ACCESS)
 def start(client_id: int | None):
@@ -69,8 +69,10 @@ def start(client_id: int | None):
 
 
 def _lookup():
-    form = MrnLookupForm(request.args)
-    if "mrn" in request.args and form.validate():
+    # Posted, not a query string: an MRN looked up in an emergency stays out of proxy logs,
+    # browser history and Referer headers.
+    form = MrnLookupForm()
+    if form.validate_on_submit():
         client = emergency.find_by_mrn(db.session, form.mrn.data)
         if client is not None and can(me(), Perm.EMERGENCY_ACCESS, client):
             return redirect(url_for("emergency.start", client_id=client.id))

@@ -115,7 +115,7 @@ def test_z07_the_duration_comes_from_the_configuration(app_factory, clock, make)
 def test_z07_lookup_by_mrn_shows_no_name_before_the_access_is_confirmed(client, auth, world):
     auth.login(world["nurse"])
     a = world["a"]
-    resp = client.get("/emergency/", query_string={"mrn": f" {a.mrn} "})
+    resp = client.post("/emergency/", data={"mrn": f" {a.mrn} "})
     assert resp.status_code == 302 and resp.headers["Location"] == f"/emergency/clients/{a.id}"
     page = client.get(resp.headers["Location"])
     assert page.status_code == 200
@@ -128,7 +128,7 @@ def test_z07_lookup_by_mrn_shows_no_name_before_the_access_is_confirmed(client, 
 @pytest.mark.parametrize("mrn", ["C9999999", "not an mrn!", "", "c0000011"])
 def test_lookup_of_an_unknown_or_malformed_mrn_is_refused(client, auth, world, mrn):
     auth.login(world["nurse"])
-    resp = client.get("/emergency/", query_string={"mrn": mrn})
+    resp = client.post("/emergency/", data={"mrn": mrn})
     assert resp.status_code == 400
     assert "Alpha" not in resp.text
 
@@ -284,7 +284,7 @@ def test_z06_a_restricted_staff_member_cannot_break_glass(client, auth, world):
     )
     db.session.commit()
     auth.login(nurse)
-    resp = client.get("/emergency/", query_string={"mrn": a.mrn})
+    resp = client.post("/emergency/", data={"mrn": a.mrn})
     assert resp.status_code == 400 and "No client has this MRN." in resp.text
     assert client.get(f"/emergency/clients/{a.id}").status_code == 404
     assert break_glass(client, a).status_code == 404
@@ -418,3 +418,13 @@ def test_the_banner_shows_the_open_access_on_every_page(client, auth, world, app
         html = render_template("emergency/_banner.html")
     assert "Emergency access (42 CFR §2.51)" in html and "2026-11-25 11:00" in html
     assert f"/emergency/{access.id}/end" in html
+
+
+def test_z07_an_mrn_in_the_address_is_not_looked_up(client, auth, world):
+    """The lookup is posted: an MRN in a query string (proxy logs, history, Referer) is
+    ignored rather than acted on, and the form posts to an address without it."""
+    auth.login(world["nurse"])
+    a = world["a"]
+    resp = client.get("/emergency/", query_string={"mrn": a.mrn})
+    assert resp.status_code == 200 and 'method="post"' in resp.text
+    assert events("emergency.lookup", a.id) == []
