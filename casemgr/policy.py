@@ -64,6 +64,7 @@ class Perm(StrEnum):
     EMERGENCY_ACCESS = "chart.emergency"  # break-glass; object rule: not restricted from it
     EMERGENCY_REVIEW = "chart.emergency_review"  # see and acknowledge break-glass alerts
     CLIENT_RESTRICT = "client.restrict"  # name staff who must never see a chart
+    RECORD_VOID = "record.void"  # object rule: casemgr.domain.voiding.may_void
 
 
 _EVERY_STAFF = frozenset({Perm.HOME_VIEW, Perm.ROLE_HOME, Perm.ACCOUNT_SELF})
@@ -74,6 +75,7 @@ _CHART_WORK = frozenset(
 _DOCUMENTING = frozenset({Perm.NOTE_WRITE, Perm.NOTE_SIGN, Perm.NOTE_ADDENDUM, Perm.SCREEN_WRITE})
 _DETOX_WORK = frozenset(
     {
+        Perm.RECORD_VOID,
         Perm.ASSESSMENT_WRITE,
         Perm.CLEARANCE_WRITE,
         Perm.DETOX_BOARD,
@@ -108,6 +110,7 @@ GRANTS: dict[Role, frozenset[Perm]] = {
         Perm.DISCLOSE,
         Perm.EMERGENCY_REVIEW,
         Perm.CLIENT_RESTRICT,
+        Perm.RECORD_VOID,  # correcting the chart (entered in error), not clinical writing
     },
     Role.COUNSELOR: _EVERY_STAFF
     | _CHART_WORK
@@ -120,6 +123,7 @@ GRANTS: dict[Role, frozenset[Perm]] = {
         Perm.GROUP_MANAGE,
         Perm.GROUP_RUN,
         Perm.AFTERCARE_WRITE,
+        Perm.RECORD_VOID,
         Perm.REPORT_CLIENT,
         Perm.CONSENT_MANAGE,
         Perm.DISCLOSE,
@@ -174,6 +178,36 @@ def _edits_client(user: Any, client: Any) -> bool:
     )
 
 
+# Voidable records: which kind each table is, and who recorded a row of it.
+_VOIDABLE: dict[str, tuple[str, str]] = {
+    "withdrawal_assessments": ("withdrawal_assessment", "nurse_id"),
+    "drug_screens": ("drug_screen", "collector_id"),
+    "medication_administrations": ("medication_administration", "nurse_id"),
+    "check_ins": ("check_in", "recorded_by_id"),
+    "relapse_events": ("relapse_event", "recorded_by_id"),
+}
+
+
+def void_kind(record: Any) -> Any:
+    """The RecordKind of a voidable record (None for anything else)."""
+    from .domain.voiding import RecordKind
+
+    found = _VOIDABLE.get(getattr(record, "__tablename__", ""))
+    return RecordKind(found[0]) if found else None
+
+
+def _may_void(user: Any, record: Any) -> bool:
+    """The person who recorded it, a clinic manager, a physician for assessments and doses
+    (casemgr.domain.voiding). The caller loaded the record through the CLIENT_VIEW scope."""
+    from .domain.voiding import may_void
+
+    kind = void_kind(record)
+    if kind is None:
+        return False
+    recorder = getattr(record, _VOIDABLE[record.__tablename__][1])
+    return may_void(kind, user_id=user.id, roles=user.roles, recorded_by_id=recorder)
+
+
 OBJECT_RULES: dict[Perm, Callable[[Any, Any], bool]] = {
     Perm.ROLE_HOME: lambda user, role: role in user.roles,
     Perm.EPISODE_MOVE: _in_care,
@@ -205,6 +239,7 @@ OBJECT_RULES: dict[Perm, Callable[[Any, Any], bool]] = {
     ),
     Perm.GROUP_RUN: lambda user, group: any(f.id == user.id for f in group.facilitators),
     Perm.EMERGENCY_ACCESS: lambda user, client: not _restricted_from(user, client),
+    Perm.RECORD_VOID: _may_void,
 }
 
 
@@ -287,6 +322,13 @@ def _restricted(user: Any, client_id: Any) -> sa.Exists:
     )
 
 
+def unrestricted(user: Any, client_id: Any) -> sa.ColumnElement[bool]:
+    """The restriction deny of the CLIENT_VIEW scope alone, for lists drawn for one person
+    that are not otherwise scoped (facility reports, rendered again as their author saw
+    them): rows of clients whose chart a restriction keeps from `user` are left out."""
+    return ~_restricted(user, client_id)
+
+
 def _restricted_from(user: Any, client: Any) -> bool:
     from .extensions import db
 
@@ -317,7 +359,7 @@ def _client_scope(user: Any) -> sa.ColumnElement[bool]:
         clauses.append(Client.id.in_(_emergency_clients(user)))
     if not clauses:
         return sa.false()
-    return sa.and_(sa.or_(*clauses), ~_restricted(user, Client.id))
+    return sa.and_(sa.or_(*clauses), unrestricted(user, Client.id))
 
 
 SCOPES: dict[Perm, Callable[[Any], sa.ColumnElement[bool]]] = {

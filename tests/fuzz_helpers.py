@@ -352,6 +352,34 @@ class World:
     def _make_order(self):
         return mar_order(self.detox, self.nurse, ordered_by_id=self.physician.id)
 
+    # Records to void (entered in error), each by the person who recorded it
+    def _make_assessment(self):
+        from tests.detox.helpers import assessed
+
+        return assessed(self.detox, self.nurse)
+
+    def _make_dose(self):
+        from tests.mar.helpers import recorded
+
+        placed = mar_order(self.detox, self.physician, times="06:00")
+        return recorded(placed, self.nurse, hour=6, witness=self.physician)
+
+    def _make_screen(self):
+        from tests.screens.helpers import recorded
+
+        return recorded(self.rehab, self.counselor)
+
+    def _make_recorded_check_in(self):
+        """The aftercare client's last check-in of the year, recorded (the open one stays)."""
+        from tests.aftercare.helpers import recorded_check_in
+
+        return recorded_check_in(check_ins(self.aftercare)[-1], self.counselor)
+
+    def _make_relapse(self):
+        from tests.aftercare.helpers import relapsed
+
+        return relapsed(self.aftercare, self.counselor, date(2026, 11, 20))
+
     # Aftercare
     def _make_check_in(self):
         """The aftercare client's next check-in still open and not yet due (a missed one can

@@ -25,6 +25,9 @@ BOARD_READERS = frozenset({Role.NURSE, Role.PHYSICIAN, Role.CLINIC_MANAGER})
 MED_STAFF = frozenset({Role.NURSE, Role.PHYSICIAN})  # open episodes only
 AFTERCARE_WRITERS = frozenset({Role.COUNSELOR})  # the episode's primary counselor only
 PRESCRIBERS = frozenset({Role.PHYSICIAN})
+# Voiding a record entered in error: its recorder, a clinic manager, a physician for assessments
+# and doses (object rule, casemgr.domain.voiding.may_void; tests/test_voiding.py).
+VOIDERS = frozenset({Role.CLINIC_MANAGER, Role.COUNSELOR, Role.NURSE, Role.PHYSICIAN})
 BREAK_GLASS = frozenset(
     {Role.COUNSELOR, Role.NURSE, Role.PHYSICIAN}
 )  # clinical staff  # co-sign: only the physician the order names
@@ -67,17 +70,21 @@ EXPECTED: dict[str, object] = {
     "screens.new": SCREENERS,
     "screens.show": CHART_READERS,
     "screens.history": CHART_READERS,
+    "screens.void": VOIDERS,
     "detox.cows": DETOX_STAFF,
     "detox.ciwa": DETOX_STAFF,
     "detox.clearance": DETOX_STAFF,
     "detox.summary": CHART_READERS,
     "detox.board": BOARD_READERS,
     "detox.trend": CHART_READERS,
+    "detox.void_assessment": VOIDERS,
     "aftercare.show": CHART_READERS,
     "aftercare.record_check_in": AFTERCARE_WRITERS,
     "aftercare.reschedule": AFTERCARE_WRITERS,
     "aftercare.relapse": AFTERCARE_WRITERS,
     "aftercare.close": AFTERCARE_WRITERS,
+    "aftercare.void_check_in": VOIDERS,
+    "aftercare.void_relapse": VOIDERS,
     "ccplan.new": AFTERCARE_WRITERS,
     "ccplan.show": CHART_READERS,
     "ccplan.edit": AFTERCARE_WRITERS,
@@ -118,6 +125,7 @@ EXPECTED: dict[str, object] = {
     "mar.give": MED_STAFF,
     "mar.cosign": PRESCRIBERS,
     "mar.discontinue": PRESCRIBERS,
+    "mar.void_dose": VOIDERS,
     "notes.new": NOTE_WRITERS,
     "notes.show": CHART_READERS,
     "notes.edit": NOTE_WRITERS,  # the author of a draft only: tests/notes

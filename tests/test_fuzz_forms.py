@@ -132,6 +132,18 @@ SPECS: dict[str, Spec] = {
         lambda w: {"episode_id": w.aftercare.id},
         valid={"trigger": "other", "trigger_other": "Payday"},
     ),
+    "aftercare.void_check_in": Spec(
+        "counselor",
+        lambda w: {"check_in_id": w.recorded_check_in.id},
+        valid={"reason": "Entered on the wrong client"},
+        uses_up=("recorded_check_in",),
+    ),
+    "aftercare.void_relapse": Spec(
+        "counselor",
+        lambda w: {"relapse_id": w.relapse.id},
+        valid={"reason": "Entered on the wrong client"},
+        uses_up=("relapse",),
+    ),
     "aftercare.reschedule": Spec(
         "counselor",
         lambda w: {"check_in_id": w.check_in.id},
@@ -150,7 +162,12 @@ SPECS: dict[str, Spec] = {
     "auth.logout": Spec("counselor", host=lambda w: ("home.role_home", {"role": "counselor"})),
     "auth.second_factor": Spec("pending", stores=False),
     "auth.two_factor": Spec("counselor", stores=False),
-    "batches.new": Spec("manager", needs=("rehab",), valid={"purpose": "Quarterly payer review"}),
+    "batches.new": Spec(
+        "manager",
+        needs=("rehab",),
+        valid={"purpose": "Quarterly payer review"},
+        kept_if=("recipient",),  # for a release outside only (issue 8)
+    ),
     "batches.verify": Spec("manager", host=lambda w: ("batches.log", {}), needs=("printed",)),
     "ccplan.add_item:trigger": Spec(
         "counselor",
@@ -230,6 +247,12 @@ SPECS: dict[str, Spec] = {
         valid={"assessed_at": "2026-11-25T07:00", "backdate_reason": "From the paper flowsheet"},
         exact=True,
     ),
+    "detox.void_assessment": Spec(
+        "nurse",
+        lambda w: {"assessment_id": w.assessment.id},
+        valid={"reason": "Entered on the wrong client"},
+        uses_up=("assessment",),
+    ),
     "detox.clearance": Spec(
         "physician",
         lambda w: {"episode_id": w.detox.id},
@@ -276,6 +299,23 @@ SPECS: dict[str, Spec] = {
     "episodes.readmit": Spec(
         "manager", lambda w: {"client_id": w.discharged.client_id}, uses_up=("discharged",)
     ),
+    # Internal use by default: the recipient is kept only for a release outside (issue 8).
+    "facility_reports.census": Spec(
+        "manager",
+        host=lambda w: ("facility_reports.index", {}),
+        action="/census",
+        needs=("rehab",),
+        valid={"purpose": "Monthly staff meeting"},
+        kept_if=("recipient",),
+    ),
+    "facility_reports.caseload": Spec(
+        "manager",
+        host=lambda w: ("facility_reports.index", {}),
+        action="/caseload",
+        needs=("rehab",),
+        valid={"purpose": "Monthly staff meeting"},
+        kept_if=("recipient",),
+    ),
     "groups.edit": Spec("counselor", lambda w: {"group_id": w.group_rows["group_id"]}),
     "groups.enrol": Spec(
         "counselor",
@@ -307,6 +347,12 @@ SPECS: dict[str, Spec] = {
         uses_up=("group_rows",),
     ),
     "mar.cosign": Spec("physician", lambda w: {"order_id": w.order.id}, stores=False),
+    "mar.void_dose": Spec(
+        "nurse",
+        lambda w: {"dose_id": w.dose.id},
+        valid={"reason": "Entered on the wrong client"},
+        uses_up=("dose",),
+    ),
     "mar.discontinue": Spec(
         "physician",
         lambda w: {"order_id": w.order.id},
@@ -430,6 +476,12 @@ SPECS: dict[str, Spec] = {
         "manager",
         host=lambda w: ("restrictions.index", {"client_id": w.restriction.client_id}),
         uses_up=("restriction",),
+    ),
+    "screens.void": Spec(
+        "counselor",
+        lambda w: {"screen_id": w.screen.id},
+        valid={"reason": "Entered on the wrong client"},
+        uses_up=("screen",),
     ),
     "screens.new": Spec(
         "nurse",

@@ -442,6 +442,7 @@ def their_urls(w: SimpleNamespace) -> dict[str, tuple[dict, dict]]:
     plan, cplan = w.b_plan.id, w.c_plan.id
     counsel = {"counselor": str(w.mine.id)}
     sign = {"password": PASSWORD}
+    void = {"reason": "Entered on the wrong client"}
     return {
         # the chart and its episodes
         "clients.show": ({"client_id": b}, {}),
@@ -472,12 +473,14 @@ def their_urls(w: SimpleNamespace) -> dict[str, tuple[dict, dict]]:
         "detox.cows": ({"episode_id": bep}, cows_form()),
         "detox.ciwa": ({"episode_id": bep}, {}),
         "detox.clearance": ({"episode_id": bep}, {"note": "Cleared again"}),
+        "detox.void_assessment": ({"assessment_id": w.b_assessment.id}, void),
         # medication orders and doses (the MAR)
         "mar.chart": ({"episode_id": bep}, {}),
         "mar.new_order": ({"episode_id": bep}, order_form(ordered_by=str(w.physician.id))),
         "mar.give": ({"order_id": w.b_order.id}, dose_form(dose="30")),
         "mar.cosign": ({"order_id": w.b_order.id}, sign),
         "mar.discontinue": ({"order_id": w.b_order.id}, {"reason": "Stop"}),
+        "mar.void_dose": ({"dose_id": w.b_dose.id}, void),
         # treatment plan
         "plans.show": ({"episode_id": bep}, {}),
         "plans.version": ({"plan_id": plan}, {}),
@@ -505,6 +508,7 @@ def their_urls(w: SimpleNamespace) -> dict[str, tuple[dict, dict]]:
         "screens.new": ({"episode_id": bep}, screen_form()),
         "screens.show": ({"screen_id": w.b_screen.id}, {}),
         "screens.history": ({"client_id": b}, {}),
+        "screens.void": ({"screen_id": w.b_screen.id}, void),
         # aftercare: check-ins, relapse, closure and the continuing-care plan
         "aftercare.show": ({"episode_id": cep}, {}),
         "aftercare.record_check_in": ({"check_in_id": w.c_check_in.id}, check_in_form()),
@@ -513,6 +517,8 @@ def their_urls(w: SimpleNamespace) -> dict[str, tuple[dict, dict]]:
             {"rescheduled_to": "2026-12-01", "reason": "At work"},
         ),
         "aftercare.relapse": ({"episode_id": cep}, relapse_form()),
+        "aftercare.void_check_in": ({"check_in_id": w.c_check_in.id}, void),
+        "aftercare.void_relapse": ({"relapse_id": w.c_relapse.id}, void),
         "aftercare.close": (
             {"episode_id": cep},
             {**discharge_form(reason_code="4", self_help="3"), "summary": "Done."},

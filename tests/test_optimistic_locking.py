@@ -364,8 +364,8 @@ def test_a_notes_session_change_alone_moves_its_version(client, auth, second_win
 def test_a_new_problem_on_the_plan_refuses_a_strengths_edit(
     client, auth, second_window, frozen, make
 ):
-    """A part added to the plan moves the plan's version. Its audit event does not say which
-    plan it joined, so the refusal cannot name anyone, and says so rather than guess."""
+    """A part added to the plan moves the plan's version, and the refusal names who added it
+    from the part's audit event (here the same counselor, in another window)."""
     case = treatment_plan(make)
     plan_id = int(case.url.split("/")[2])
     auth.login(case.a)
@@ -379,6 +379,9 @@ def test_a_new_problem_on_the_plan_refuses_a_strengths_edit(
     resp = client.post(case.url, data=case.values(case.a_data, opened))
 
     assert resp.status_code == 200
-    assert f"Someone changed this record after you opened it. {STALE_TAIL}" in resp.text
+    assert case.a is case.b  # only the primary counselor writes the plan
+    assert "You changed this record at 14:32 (facility time), after this page was opened." in (
+        resp.text
+    )
     assert case.typed in resp.text
     assert _reload(TreatmentPlan, plan_id).strengths == "Motivated; supportive sister."

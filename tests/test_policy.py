@@ -23,6 +23,9 @@ from tests.screens.helpers import recorded
 URL_VALUES = {
     "action": "unlock",
     "check_in_id": 1,
+    "assessment_id": 1,
+    "dose_id": 1,
+    "relapse_id": 1,
     "figure": "discharges",
     "batch_id": 1,
     "report_id": 1,

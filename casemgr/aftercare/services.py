@@ -36,6 +36,7 @@ from .models import AftercareClosure, CheckIn, ContinuingCarePlan, PlanTrigger, 
 
 OPEN, DONE, MISSED = "open", "done", "missed"
 CANCELLED = "cancelled"  # shown only: an open contact after the episode closed
+VOIDED = "voided"  # shown only: recorded in error; a fresh row for the same due date replaces it
 FUTURE_GRACE = timedelta(minutes=5)
 DUE_WINDOW_DAYS = 7  # the home page lists check-ins due within this many days, and overdue
 OTHER_TRIGGER = "other"  # trigger select value for "not on the plan"; lineages are hex
@@ -94,7 +95,9 @@ def generate_schedule(
     existing = {
         (kind, due_on)
         for kind, due_on in session.execute(
-            sa.select(CheckIn.kind, CheckIn.due_on).where(CheckIn.episode_id == episode.id)
+            sa.select(CheckIn.kind, CheckIn.due_on).where(
+                CheckIn.episode_id == episode.id, CheckIn.voided_at.is_(None)
+            )
         )
     }
     contacts = rules.schedule(start, plan or cadence(), rehab_ended_on=rehab_ended_on)
@@ -126,7 +129,10 @@ def end_schedule(session: Session, episode: Episode, after: date) -> int:
     target = sa.func.coalesce(CheckIn.scheduled_on, CheckIn.due_on)
     future = session.scalars(
         sa.select(CheckIn).where(
-            CheckIn.episode_id == episode.id, CheckIn.status == OPEN, target > after
+            CheckIn.episode_id == episode.id,
+            CheckIn.status == OPEN,
+            CheckIn.voided_at.is_(None),  # a voided record is never removed
+            target > after,
         )
     ).all()
     for row in future:
@@ -186,7 +192,7 @@ class CheckInRow:
 
     @property
     def is_open(self) -> bool:
-        return self.check_in.status == OPEN and self.status != CANCELLED
+        return self.check_in.status == OPEN and self.status not in (CANCELLED, VOIDED)
 
     @property
     def method_label(self) -> str:
@@ -194,6 +200,8 @@ class CheckInRow:
 
 
 def check_in_row(row: CheckIn, today: date, status_rules_: StatusRules) -> CheckInRow:
+    if row.is_voided:
+        return CheckInRow(row, VOIDED, kind_label(row.kind))
     status = rules.checkin_status(_as_domain(row), today, status_rules_).value
     episode = row.episode
     target = row.scheduled_on or row.due_on
@@ -283,6 +291,26 @@ def reschedule_check_in(
     row.reschedule_reason = reason.strip()
     session.flush()
     return row
+
+
+def reopen_check_in(session: Session, row: CheckIn) -> CheckIn | None:
+    """After a recorded check-in is voided: a fresh open one for the same episode, kind and due
+    date (and any reschedule), so it shows as due again and can be recorded correctly; the
+    unique index counts live rows only. None once the episode has left aftercare: the schedule
+    ended with it."""
+    episode = row.episode
+    if not episode.is_open or episode.phase is not Phase.AFTERCARE:
+        return None
+    fresh = CheckIn(
+        episode=episode,
+        kind=row.kind,
+        due_on=row.due_on,
+        scheduled_on=row.scheduled_on,
+        reschedule_reason=row.reschedule_reason,
+    )
+    session.add(fresh)
+    session.flush()
+    return fresh
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,7 +437,7 @@ def _positive_screen_days(session: Session, client_id: int) -> list[date]:
     screens = session.scalars(
         sa.select(DrugScreen)
         .join(DrugScreen.episode)
-        .where(Episode.client_id == client_id)
+        .where(Episode.client_id == client_id, DrugScreen.voided_at.is_(None))
         .options(selectinload(DrugScreen.results))
     )
     return [local_date(s.collected_at) for s in screens if counts_as_positive(screen_summary(s))]
@@ -419,8 +447,9 @@ def sobriety(
     relapses: list[RelapseEvent], positive_screens_on: list[date], today: date
 ) -> Sobriety:
     """Derived, never typed: from every relapse event and positive screen of the client.
-    The chart records no last-use date at admission, so none is used."""
-    used = [e.used_on for e in relapses]
+    The chart records no last-use date at admission, so none is used. A voided event (entered
+    in error) counts for nothing."""
+    used = [e.used_on for e in relapses if not e.is_voided]
     since = rules.sobriety_date(relapses_on=used, positive_screens_on=positive_screens_on)
     return Sobriety(
         since,
@@ -454,7 +483,7 @@ class Overview:
 
     def counts(self) -> dict[str, int]:
         tally: dict[str, int] = {}
-        for row in self.check_ins:
+        for row in self.check_ins:  # a voided row counts as nothing (its replacement counts)
             tally[row.status] = tally.get(row.status, 0) + 1
         return tally
 
@@ -582,6 +611,7 @@ def due_check_ins(
             Episode.primary_counselor_id == counselor.id,
             Episode.phase == Phase.AFTERCARE,
             CheckIn.status == OPEN,
+            CheckIn.voided_at.is_(None),
             target <= today + timedelta(days=window_days),
             target >= today - timedelta(days=rules_.grace_days),
         )

@@ -1,7 +1,8 @@
 """The aftercare year on one page: plan, check-ins, relapse events, sobriety date, closure.
 
 Check-ins and relapse events are clinical records: there is no edit or delete route. A wrong
-relapse event is corrected by a new one.
+relapse event is corrected by a new one; a check-in or event entered in error is voided with a
+reason and stays listed, struck through (a voided check-in is due again as a fresh row).
 """
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -10,14 +11,16 @@ from ..audit.hooks import record
 from ..auth.web import me
 from ..clients.access import load_episode
 from ..domain.aftercare import offered_move
+from ..domain.voiding import RecordKind
 from ..extensions import db
 from ..forms import attempt
 from ..orm import utcnow
 from ..policy import Perm, requires
-from ..timefmt import from_local, local, today
+from ..timefmt import format_datetime, from_local, local, today
+from ..voids import void_page
 from . import services
 from .forms import CheckInForm, CloseForm, RelapseForm, RescheduleForm, move_offer_form
-from .models import CheckIn
+from .models import CheckIn, RelapseEvent
 
 bp = Blueprint("aftercare", __name__)
 
@@ -161,4 +164,61 @@ def _close_page(episode, form):
         form=form,
         started_on=started_on,
         completion_from=services.completion_from(started_on),
+    )
+
+
+@bp.route("/check-ins/<int:check_in_id>/void", methods=["GET", "POST"])
+@requires(Perm.RECORD_VOID)
+def void_check_in(check_in_id: int):
+    """Void a check-in recorded in error: it stays listed, out of the outcome figures, and the
+    contact shows as due again (a fresh row for the same due date)."""
+    row = db.get_or_404(CheckIn, check_in_id)
+    episode = load_episode(row.episode_id, Perm.CLIENT_VIEW)  # out of scope: 404, audited
+    shown = services.check_in_row(row, today(), services.status_rules())
+    contact = (
+        f"{'reached' if row.reached else 'not reached'}, {format_datetime(row.contacted_at)}"
+        if row.contacted_at
+        else "—"
+    )
+    return void_page(
+        row,
+        RecordKind.CHECK_IN,
+        client=episode.client,
+        episode=episode,
+        back=url_for("aftercare.show", episode_id=episode.id, _anchor="check-ins"),
+        facts=[
+            ("Check-in", shown.kind_label),
+            ("Due", row.due_on.isoformat()),
+            ("Status", shown.status_label),
+            ("Contact", contact),
+            ("Recorded by", row.recorded_by.display_name if row.recorded_by else "—"),
+        ],
+        done=f"Check-in due {row.due_on.isoformat()} voided; it stays listed, struck through, "
+        "and is due again.",
+        recorded=row.status != services.OPEN,
+        after=services.reopen_check_in,
+        versioned=True,
+    )
+
+
+@bp.route("/relapses/<int:relapse_id>/void", methods=["GET", "POST"])
+@requires(Perm.RECORD_VOID)
+def void_relapse(relapse_id: int):
+    """Void a lapse or relapse entered in error: it stays listed but no longer sets the
+    sobriety date or counts in reports."""
+    event = db.get_or_404(RelapseEvent, relapse_id)
+    episode = load_episode(event.episode_id, Perm.CLIENT_VIEW)  # out of scope: 404, audited
+    return void_page(
+        event,
+        RecordKind.RELAPSE,
+        client=episode.client,
+        episode=episode,
+        back=url_for("aftercare.show", episode_id=episode.id, _anchor="relapses"),
+        facts=[
+            ("Kind", event.kind.capitalize()),
+            ("Date of use", event.used_on.isoformat()),
+            ("Recorded", f"{format_datetime(event.recorded_at)}, {event.recorded_by.display_name}"),
+        ],
+        done=f"{event.kind.capitalize()} of {event.used_on.isoformat()} voided; it stays listed, "
+        "struck through, and no longer sets the sobriety date.",
     )

@@ -162,7 +162,7 @@ def _assessments(session: Session, ids: list[int], since: datetime) -> dict[int,
             )
             .label("rank"),
         )
-        .where(wa.episode_id.in_(ids))
+        .where(wa.episode_id.in_(ids), wa.voided_at.is_(None))  # voided: entered in error
         .subquery()
     )
     recent = sa.and_(ranked.c.rank <= TREND_POINTS, ranked.c.assessed_at >= since)
@@ -211,7 +211,7 @@ def _last_doses(session: Session, ids: list[int]) -> dict[int, Dose]:
             .over(partition_by=ma.episode_id, order_by=(ma.given_at.desc(), ma.id.desc()))
             .label("rank"),
         )
-        .where(ma.episode_id.in_(ids), ma.outcome == Outcome.GIVEN)
+        .where(ma.episode_id.in_(ids), ma.outcome == Outcome.GIVEN, ma.voided_at.is_(None))
         .subquery()
     )
     stmt = (

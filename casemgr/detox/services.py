@@ -148,6 +148,7 @@ def _latest_total(session: Session, episode_id: int, instrument: str) -> int | N
         .where(
             WithdrawalAssessment.episode_id == episode_id,
             WithdrawalAssessment.instrument == instrument,
+            WithdrawalAssessment.voided_at.is_(None),
         )
         .order_by(WithdrawalAssessment.assessed_at.desc(), WithdrawalAssessment.id.desc())
         .limit(1)
@@ -206,7 +207,8 @@ def row(assessment: WithdrawalAssessment) -> AssessmentRow:
 
 
 def assessments(session: Session, episode_id: int) -> list[WithdrawalAssessment]:
-    """An episode's assessments, newest first, with the nurse loaded (one query)."""
+    """An episode's assessments, newest first, with the nurse loaded (one query). Voided ones
+    are included: the list shows them, struck through; callers that compute skip them."""
     return list(
         session.scalars(
             sa.select(WithdrawalAssessment)
@@ -218,7 +220,9 @@ def assessments(session: Session, episode_id: int) -> list[WithdrawalAssessment]
 
 
 def next_due(rows: list[AssessmentRow], now: datetime) -> monitoring.Due:
-    """Due time from the newest assessment; the closer interval follows the last COWS total."""
+    """Due time from the newest assessment; the closer interval follows the last COWS total.
+    Voided assessments (entered in error) count for nothing."""
+    rows = [r for r in rows if not r.assessment.is_voided]
     last = rows[0].assessment if rows else None
     last_cows = next(
         (r.assessment.total for r in rows if r.assessment.instrument == COWS.key), None
@@ -227,13 +231,15 @@ def next_due(rows: list[AssessmentRow], now: datetime) -> monitoring.Due:
 
 
 def summary(session: Session, episode: Episode, now: datetime) -> dict:
-    """Everything the detox summary page shows."""
+    """Everything the detox summary page shows. Voided assessments are listed (struck
+    through) but left out of the trend and the next due time."""
     rows = [row(a) for a in assessments(session, episode.id)]
     return {
         "rows": rows,
         "trend": [
             TrendPoint(r.assessment.assessed_at, r.assessment.instrument, r.assessment.total)
             for r in reversed(rows)
+            if not r.assessment.is_voided
         ],
         "due": next_due(rows, now) if episode.phase is Phase.DETOX else None,
         "clearance": latest_clearance(session, episode.id),
@@ -246,7 +252,10 @@ def latest(session: Session, episode: Episode) -> AssessmentRow | None:
         return None
     found = session.scalar(
         sa.select(WithdrawalAssessment)
-        .where(WithdrawalAssessment.episode_id == episode.id)
+        .where(
+            WithdrawalAssessment.episode_id == episode.id,
+            WithdrawalAssessment.voided_at.is_(None),
+        )
         .order_by(WithdrawalAssessment.assessed_at.desc(), WithdrawalAssessment.id.desc())
         .limit(1)
     )
@@ -258,7 +267,7 @@ def trend_points(session: Session, episode_id: int) -> list[TrendPoint]:
     wa = WithdrawalAssessment
     rows = session.execute(
         sa.select(wa.assessed_at, wa.instrument, wa.total)
-        .where(wa.episode_id == episode_id)
+        .where(wa.episode_id == episode_id, wa.voided_at.is_(None))
         .order_by(wa.assessed_at, wa.id)
     )
     return [TrendPoint(at, instrument, total) for at, instrument, total in rows]

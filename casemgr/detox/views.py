@@ -1,7 +1,7 @@
 """Detox: record COWS and CIWA-Ar assessments with vitals, read the summary, clear for rehab.
 
 Assessments are clinical records: there is no edit or delete route. A correction is a new
-assessment.
+assessment; one entered in error is voided with a reason and stays listed, struck through.
 """
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
@@ -11,15 +11,18 @@ from ..auth.web import me
 from ..charts.trend import trend_summary, trend_svg
 from ..charts.views import SVG_CSP
 from ..clients.access import load_episode
+from ..domain.voiding import RecordKind
 from ..domain.withdrawal import CIWA_AR, COWS, Instrument
 from ..extensions import db
 from ..forms import attempt
 from ..orm import utcnow
 from ..policy import Perm, requires
-from ..timefmt import facility_tz, from_local, local, today
+from ..timefmt import facility_tz, format_datetime, from_local, local, today
+from ..voids import void_page
 from . import board as detox_board
 from . import services
 from .forms import ClearanceForm, assessment_form
+from .models import WithdrawalAssessment
 
 bp = Blueprint("detox", __name__)
 
@@ -133,4 +136,28 @@ def clearance(episode_id: int):
         client=episode.client,
         form=form,
         latest=services.latest_clearance(db.session, episode.id),
+    )
+
+
+@bp.route("/assessments/<int:assessment_id>/void", methods=["GET", "POST"])
+@requires(Perm.RECORD_VOID)
+def void_assessment(assessment_id: int):
+    """Void an assessment entered in error: it stays listed, out of every score and due time."""
+    assessment = db.get_or_404(WithdrawalAssessment, assessment_id)
+    episode = load_episode(assessment.episode_id, Perm.CLIENT_VIEW)  # out of scope: 404
+    shown = services.row(assessment)
+    return void_page(
+        assessment,
+        RecordKind.ASSESSMENT,
+        client=episode.client,
+        episode=episode,
+        back=url_for("detox.summary", episode_id=episode.id),
+        facts=[
+            ("Scale", shown.instrument),
+            ("Assessed", format_datetime(assessment.assessed_at)),
+            ("Total", f"{assessment.total} ({shown.band_label.lower()})"),
+            ("Recorded by", assessment.nurse.display_name),
+        ],
+        done=f"{shown.instrument} of {format_datetime(assessment.assessed_at)} voided; "
+        "it stays listed, struck through.",
     )

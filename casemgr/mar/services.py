@@ -83,8 +83,9 @@ class Cell:
     """One scheduled dose in the day grid: what was recorded, or whether it is due."""
 
     slot: datetime
-    record: MedicationAdministration | None
+    record: MedicationAdministration | None  # the live record; a voided one is never it
     status: str  # "recorded", "upcoming", "due" or "overdue"
+    voided: tuple[MedicationAdministration, ...] = ()  # records of this slot voided in error
 
     @property
     def slot_arg(self) -> str:
@@ -351,6 +352,7 @@ def _check_prn_interval(session: Session, order: MedicationOrder, at: datetime, 
             MedicationAdministration.outcome == Outcome.GIVEN,
             MedicationAdministration.given_at > at - gap,
             MedicationAdministration.given_at < at + gap,
+            MedicationAdministration.voided_at.is_(None),  # entered in error: never given
         )
         .order_by(MedicationAdministration.given_at.desc())
         .limit(1)
@@ -374,6 +376,7 @@ def _given_on_day(
             MedicationAdministration.outcome == Outcome.GIVEN,
             MedicationAdministration.given_at >= start,
             MedicationAdministration.given_at < end,
+            MedicationAdministration.voided_at.is_(None),  # entered in error: never given
         )
     )
     return [from_milli(m) for m in rows]
@@ -524,7 +527,8 @@ def _orders(session: Session, episode_id: int) -> list[MedicationOrder]:
 def _day_doses(
     session: Session, episode_id: int, start: datetime, end: datetime
 ) -> list[MedicationAdministration]:
-    """The day's records: scheduled for the day, or as-needed doses given on it (one query)."""
+    """The day's records: scheduled for the day, or as-needed doses given on it (one query).
+    Voided records are included, to be shown struck through; they fill no slot."""
     return list(
         session.scalars(
             sa.select(MedicationAdministration)
@@ -547,6 +551,7 @@ def _day_doses(
                     MedicationAdministration.nurse,
                     MedicationAdministration.witness,
                     MedicationAdministration.override_physician,
+                    MedicationAdministration.voided_by,
                 )
             )
             .order_by(MedicationAdministration.given_at, MedicationAdministration.id)
@@ -567,6 +572,7 @@ def _row(
     now: datetime,
     by_slot: dict[tuple[int, datetime], MedicationAdministration],
     prn_doses: dict[int, list[MedicationAdministration]],
+    voided: dict[tuple[int, datetime], list[MedicationAdministration]],
 ) -> GridRow:
     if order.prn:
         return GridRow(order, {}, prn_doses.get(order.id, []))
@@ -574,7 +580,8 @@ def _row(
     for slot in rules.slots_for_day(order.schedule, day, tz, order.starts_at, order.ends_at):
         utc = slot.astimezone(UTC)  # arithmetic in the facility zone is wall-clock, not elapsed
         done = by_slot.get((order.id, utc))
-        cells[slot.time()] = Cell(utc, done, "recorded" if done else _status(utc, now))
+        status = "recorded" if done else _status(utc, now)
+        cells[slot.time()] = Cell(utc, done, status, tuple(voided.get((order.id, utc), ())))
     return GridRow(order, cells, [])
 
 
@@ -582,14 +589,16 @@ def chart(session: Session, episode: Episode, day: date, *, tz: tzinfo, now: dat
     """Everything the MAR page shows for one facility day, in two queries."""
     start, end = rules.day_bounds(day, tz)
     orders = _orders(session, episode.id)
-    by_slot, prn_doses = {}, {}
+    by_slot, prn_doses, voided = {}, {}, {}
     for dose in _day_doses(session, episode.id, start, end):
         if dose.scheduled_at is None:
-            prn_doses.setdefault(dose.order_id, []).append(dose)
+            prn_doses.setdefault(dose.order_id, []).append(dose)  # voided ones struck through
+        elif dose.is_voided:  # the slot stays open for the correct record
+            voided.setdefault((dose.order_id, dose.scheduled_at), []).append(dose)
         else:
             by_slot[(dose.order_id, dose.scheduled_at)] = dose
     on_day = [o for o in orders if o.starts_at < end and (o.ends_at is None or o.ends_at > start)]
-    rows = [_row(o, day, tz, now, by_slot, prn_doses) for o in on_day]
+    rows = [_row(o, day, tz, now, by_slot, prn_doses, voided) for o in on_day]
     columns = sorted({t for r in rows for t in r.cells})
     current = [o for o in orders if _is_current(o, now)]
     ended = sorted(

@@ -1,7 +1,8 @@
 """The medication administration record: orders, co-signature, doses and the day grid.
 
 Orders and doses are clinical records: there is no edit or delete route. A changed order is
-a discontinuation and a new order.
+a discontinuation and a new order; a dose recorded in error is voided with a reason, stays on
+the MAR struck through, and no longer counts (daily maximum, PRN interval, last dose).
 """
 
 from datetime import UTC, date, datetime
@@ -13,11 +14,13 @@ from ..audit.hooks import record
 from ..auth.web import me
 from ..clients.access import load_episode
 from ..domain.medications import Outcome, format_dose
+from ..domain.voiding import RecordKind
 from ..extensions import db
 from ..forms import attempt
 from ..orm import utcnow
 from ..policy import Perm, authorize, can, requires
-from ..timefmt import facility_tz, from_local, local, local_date, today
+from ..timefmt import facility_tz, format_datetime, from_local, local, local_date, today
+from ..voids import void_page
 from . import services
 from .forms import CosignForm, DiscontinueForm, DoseForm, OrderForm
 from .models import MedicationAdministration, MedicationOrder
@@ -195,4 +198,35 @@ def give(order_id: int):
         form=form,
         slot=slot,
         refusal=services.slot_refusal(order, slot, facility_tz()),
+    )
+
+
+@bp.route("/doses/<int:dose_id>/void", methods=["GET", "POST"])
+@requires(Perm.RECORD_VOID)
+def void_dose(dose_id: int):
+    """Void a dose record entered in error: it stays on the MAR, struck through, its slot
+    open again for the correct record, and out of the daily total and PRN interval."""
+    dose = db.get_or_404(MedicationAdministration, dose_id)
+    order = _order(dose.order_id)  # out of scope: 404, audited
+    episode = order.episode
+    what = (
+        format_dose(dose.dose, order.unit) + " given"
+        if dose.outcome is Outcome.GIVEN
+        else f"recorded as {dose.outcome.value}"
+    )
+    day = local_date(dose.scheduled_at or dose.given_at)
+    return void_page(
+        dose,
+        RecordKind.DOSE,
+        client=episode.client,
+        episode=episode,
+        back=url_for("mar.chart", episode_id=episode.id, day=day.isoformat()),
+        facts=[
+            ("Order", _order_text(order)),
+            ("Scheduled", format_datetime(dose.scheduled_at) if dose.scheduled_at else "as needed"),
+            ("Dose", f"{what}, {format_datetime(dose.given_at)}"),
+            ("Recorded by", dose.nurse.display_name),
+        ],
+        done=f"Dose record voided: {order.drug.name} {what}. It stays on the MAR, struck "
+        "through" + ("; the scheduled dose can be recorded again." if dose.scheduled_at else "."),
     )

@@ -112,7 +112,9 @@ def _relevant_ids(period: Period) -> sa.Select:
         sa.or_(Episode.discharged_on.is_(None), Episode.discharged_on >= period.start),
     )
     followup_due = sa.select(CheckIn.episode_id).where(
-        CheckIn.kind.in_(FOLLOWUP_KINDS), CheckIn.due_on.between(period.start, period.end)
+        CheckIn.kind.in_(FOLLOWUP_KINDS),
+        CheckIn.due_on.between(period.start, period.end),
+        CheckIn.voided_at.is_(None),  # recorded in error: counts for nothing
     )
     return sa.select(Episode.id).where(sa.or_(in_treatment, Episode.id.in_(followup_due)))
 
@@ -175,6 +177,7 @@ def _followups(session: Session, relevant: sa.Select, period: Period) -> tuple[F
             CheckIn.episode_id.in_(relevant),
             CheckIn.kind.in_(FOLLOWUP_KINDS),
             CheckIn.due_on.between(period.start, period.end),
+            CheckIn.voided_at.is_(None),  # its fresh replacement is the follow-up
         )
         .order_by(CheckIn.episode_id, CheckIn.due_on, CheckIn.id)
     )

@@ -1,5 +1,6 @@
 """The sections of the client progress report and the discharge summary: platypus flowables
-built from data `client_report` loaded. No queries and no clock here.
+built from data `client_report` loaded. No queries and no clock here. Voided records (entered
+in error) are left out of the report by `client_report`: a disclosed report shows live records.
 
 Every section has its heading and then either its content or one line saying there is
 nothing of its kind in the period, so a client with no records still gets a complete report.

@@ -1,7 +1,8 @@
 """Drug screens: record one, read one, list a client's history.
 
 There is deliberately no edit or delete route: a screen is a clinical record. A correction is
-recorded as a new screen whose comments say what it corrects.
+recorded as a new screen whose comments say what it corrects; a screen entered in error (the
+wrong client, a duplicate) is voided with a reason and stays listed, struck through.
 """
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -10,10 +11,12 @@ from ..audit.hooks import record
 from ..auth.web import me
 from ..clients.access import load_client, load_episode
 from ..domain.errors import DomainError
+from ..domain.voiding import RecordKind
 from ..extensions import db
 from ..orm import utcnow
 from ..policy import Perm, requires
-from ..timefmt import from_local, local, local_date
+from ..timefmt import format_datetime, from_local, local, local_date
+from ..voids import void_page
 from . import services
 from .forms import screen_form
 
@@ -80,4 +83,30 @@ def history(client_id: int):
     rows, has_more = services.history(db.session, client.id, page)
     return render_template(
         "screens/history.html", client=client, rows=rows, page=page, has_more=has_more
+    )
+
+
+@bp.route("/<int:screen_id>/void", methods=["GET", "POST"])
+@requires(Perm.RECORD_VOID)
+def void(screen_id: int):
+    """Void a screen entered in error: it stays listed, out of sobriety dates and reports."""
+    screen = services.load(db.session, screen_id)
+    if screen is None:
+        abort(404)
+    client = load_client(screen.episode.client_id)  # out of scope: 404, audited
+    shown = services.row(screen)
+    when = format_datetime(screen.collected_at)
+    return void_page(
+        screen,
+        RecordKind.SCREEN,
+        client=client,
+        episode=screen.episode,
+        back=url_for("screens.show", screen_id=screen.id),
+        facts=[
+            ("Collected", when),
+            ("Summary", shown.summary),
+            ("Specimen", shown.specimen),
+            ("Collected by", screen.collector.display_name),
+        ],
+        done=f"Drug screen of {when} voided; it stays listed, struck through.",
     )
