@@ -83,6 +83,11 @@ DEFAULT_REVOCATION_STATEMENT = (
 PROGRESS_REPORT = frozenset(
     {"attendance", "drug_screens", "treatment_plan_progress", "diagnosis", "medications"}
 )
+# What a line of a facility list released outside contains. The census names the client and
+# their enrolment (phase, level of care, counselor, days in phase): attendance. The caseload
+# adds plan reviews, overdue session notes and aftercare check-ins: the plan and progress too.
+CENSUS_LIST = frozenset({"attendance"})
+CASELOAD_LIST = frozenset({"attendance", "treatment_plan_progress"})
 
 ACTIVE, EXPIRED, REVOKED = "active", "expired", "revoked"
 

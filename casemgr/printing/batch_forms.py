@@ -28,6 +28,11 @@ SCOPE_CHOICES = [
     SelectChoice("counselor", "One counselor's caseload"),
     SelectChoice("level", "Clients at one level of care"),
 ]
+INTERNAL, RELEASE = "internal", "release"
+USE_CHOICES = [
+    SelectChoice(INTERNAL, "Internal use within the program"),
+    SelectChoice(RELEASE, "Release outside the facility, under each client's consent"),
+]
 OUTPUT_CHOICES = [
     SelectChoice("combined", "One combined PDF"),
     SelectChoice("zip", "A zip file: one PDF per client and a manifest with each file's SHA-256"),
@@ -49,7 +54,16 @@ class BatchForm(FlaskForm):
             Length(max=200),
             no_control_chars,
         ],
-        description="Recorded with every report, e.g. quarterly payer review.",
+        description="Recorded with every report, e.g. quarterly payer review. For a release, "
+        "as the clients' consents state it.",
+    )
+    use = RadioField("Use", choices=USE_CHOICES, default=INTERNAL)
+    recipient = StringField(
+        "Recipient",
+        validators=[Length(max=200), no_control_chars],
+        filters=[lambda v: v.strip() if v else ""],
+        description="For a release: the person or organisation, as every selected client's "
+        "consent names them.",
     )
 
     def __init__(self, *args, counselors: Sequence[User] = (), **kwargs):
@@ -78,6 +92,14 @@ class BatchForm(FlaskForm):
 
     def validate_level(self, field) -> None:
         self._needed_for("level", field)
+
+    def validate_recipient(self, field) -> None:
+        if self.use.data == RELEASE and not field.data:
+            raise ValidationError("Name the recipient the clients' consents name.")
+
+    def release_to(self) -> str:
+        """The recipient of a release; empty for use within the program."""
+        return self.recipient.data if self.use.data == RELEASE else ""
 
     def selection(self) -> BatchFilter:
         scope = self.scope.data

@@ -18,6 +18,7 @@ of the period.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -59,6 +60,7 @@ from . import client_sections, pdf, record
 from .models import PrintedReport
 
 PROGRESS, DISCHARGE = "progress", "discharge"
+CONSENT = "consent"  # in a disclosed report's parameters: the snapshot of the consent used
 TITLES = {PROGRESS: "Client progress report", DISCHARGE: "Discharge summary"}
 
 
@@ -127,12 +129,27 @@ class ReportData:
 
 def render_progress(session: Session, row: PrintedReport) -> tuple[bytes, int]:
     data = load(session, row, whole_client=True)
-    return pdf.render(client_sections.progress(data), meta(data, row))
+    story = client_sections.progress(data) + released_under(row, data.client)
+    return pdf.render(story, meta(data, row))
 
 
 def render_discharge(session: Session, row: PrintedReport) -> tuple[bytes, int]:
     data = load(session, row, whole_client=False)
-    return pdf.render(client_sections.discharge(data), meta(data, row))
+    story = client_sections.discharge(data) + released_under(row, data.client)
+    return pdf.render(story, meta(data, row))
+
+
+def released_under(row: PrintedReport, client: Client) -> list:
+    """A disclosed report ends with the consent it was released under, as the record keeps
+    it (privacy.consents.disclose); a report printed for use within the program, with none."""
+    from ..privacy import consent_pdf  # privacy builds on printing: imported when used
+
+    consent = json.loads(row.parameters or "{}").get(CONSENT)
+    if not consent:
+        return []
+    label = f"{client.legal_first_name} {client.legal_last_name} · MRN {client.mrn}"
+    notice = current_app.config.get("PART2_NOTICE", pdf.PART2_NOTICE)
+    return consent_pdf.released_under([(label, consent)], notice)
 
 
 record.register(PROGRESS, render_progress)
@@ -284,7 +301,12 @@ def _scores(session: Session, scope: list[int], start: datetime, end: datetime) 
     wa = WithdrawalAssessment
     rows = session.execute(
         sa.select(wa.assessed_at, wa.instrument, wa.total, wa.band)
-        .where(wa.episode_id.in_(scope), wa.assessed_at >= start, wa.assessed_at < end)
+        .where(
+            wa.episode_id.in_(scope),
+            wa.assessed_at >= start,
+            wa.assessed_at < end,
+            wa.voided_at.is_(None),  # voided records stay out of a report (entered in error)
+        )
         .order_by(wa.assessed_at, wa.id)
     )
     return [Score(*r) for r in rows]
@@ -327,7 +349,12 @@ def _doses(
     ma = MedicationAdministration
     rows = session.execute(
         sa.select(ma.order_id, ma.outcome, sa.func.count())
-        .where(ma.episode_id.in_(scope), ma.given_at >= start, ma.given_at < end)
+        .where(
+            ma.episode_id.in_(scope),
+            ma.given_at >= start,
+            ma.given_at < end,
+            ma.voided_at.is_(None),
+        )
         .group_by(ma.order_id, ma.outcome)
     )
     counts: dict[int, Counter[Outcome]] = defaultdict(Counter)
@@ -436,7 +463,11 @@ def _screens(session: Session, client_id: int, end: datetime) -> list[DrugScreen
         session.scalars(
             sa.select(DrugScreen)
             .join(DrugScreen.episode)
-            .where(Episode.client_id == client_id, DrugScreen.collected_at < end)
+            .where(
+                Episode.client_id == client_id,
+                DrugScreen.collected_at < end,
+                DrugScreen.voided_at.is_(None),
+            )
             .options(selectinload(DrugScreen.results))
             .order_by(DrugScreen.collected_at, DrugScreen.id)
         )
@@ -452,7 +483,11 @@ def _relapses(session: Session, client_id: int, until: date) -> list[RelapseEven
         session.scalars(
             sa.select(RelapseEvent)
             .join(RelapseEvent.episode)
-            .where(Episode.client_id == client_id, RelapseEvent.used_on <= until)
+            .where(
+                Episode.client_id == client_id,
+                RelapseEvent.used_on <= until,
+                RelapseEvent.voided_at.is_(None),
+            )
             .order_by(RelapseEvent.used_on, RelapseEvent.id)
         )
     )
@@ -475,7 +510,9 @@ def _check_ins(session: Session, scope: list[int], period: Period) -> list[after
     """Check-ins whose (rescheduled) date falls in the period, with their status as of its
     end. Each row's episode is already loaded, so reading it costs no query."""
     rows = session.scalars(
-        sa.select(CheckIn).where(CheckIn.episode_id.in_(scope)).order_by(CheckIn.due_on, CheckIn.id)
+        sa.select(CheckIn)
+        .where(CheckIn.episode_id.in_(scope), CheckIn.voided_at.is_(None))
+        .order_by(CheckIn.due_on, CheckIn.id)
     )
     rules = aftercare.status_rules()
     return [

@@ -6,10 +6,20 @@ caseload and outcome figures is the facility date of that moment, never today) a
 author. So re-rendering a record from unchanged data gives the same bytes.
 
 A facility report covers the whole facility. Only clinic managers may print one
-(Perm.REPORT_FACILITY), and their client scope is everyone; the queries here are therefore not
-narrowed by a user, so the content never depends on who re-checks a record later or on
-whether its author is still active. Each report is a fixed number of queries, whatever the
-number of clients or counselors. CSV cells are neutralised against formula injection.
+(Perm.REPORT_FACILITY), and their client scope is everyone except the clients a restriction
+keeps from them (deny wins): the census and caseload leave those clients out of every list and
+count, by the restriction deny of casemgr.policy (`unrestricted`) applied for the record's
+author. So the content never depends on who re-checks a record later or on whether its author
+is still active (a restriction recorded or lifted since is a change of the records behind
+it, and the re-check says so). Each report is a fixed number of queries, whatever the number of clients or
+counselors. CSV cells are neutralised against formula injection.
+
+The census and caseload name clients. Printed for use within the program (42 CFR
+§2.12(c)(3)), they say so on every page and in the first line of the CSV. Released outside
+(casemgr.printing.facility_release), the record's parameters keep the consent of every client
+listed: only those clients are listed, the §2.32 notice, the recipient and purpose are on the
+cover (or the CSV's first lines) and the consents' elements close the file. The outcomes
+report counts episodes and never identifies a client: it stays an internal, unmarked report.
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ from ..home.services import PLAN_DUE_SOON_DAYS, CensusSummary, census_summary
 from ..notes.models import ClinicalSession, Note
 from ..outcomes import services as outcomes
 from ..plans.models import TreatmentPlan
+from ..policy import unrestricted
 from ..timefmt import facility_tz, format_datetime
 from . import pdf, record
 from .models import PrintedReport
@@ -59,6 +70,15 @@ from .pdf import empty, facts, gap, heading, para, table
 FACILITY_LABEL = "Facility report"
 WIDTH = pdf.PAGE[0] - 2 * pdf.MARGIN
 NONE = "None."
+INTERNAL, RELEASE = "internal", "release"
+INTERNAL_MARK = "Confidential — 42 CFR Part 2 — internal use only"
+# Printed on every census and caseload, whether or not anyone was left out: a count of the
+# clients left out would tell a restricted reader that someone kept from them is in treatment.
+RESTRICTED_NOTE = (
+    "Clients whose chart a restriction keeps from the person who printed this report are left "
+    "out of every list and count."
+)
+CONSENTS = "consents"  # in a released list's parameters: client id -> the consent's snapshot
 
 
 # ------------------------------------------------------------------------ shared
@@ -80,17 +100,23 @@ def _author(row: PrintedReport) -> str:
     return f"{user.full_name}, {user.credentials}" if user.credentials else user.full_name
 
 
-def _meta(session: Session, row: PrintedReport, title: str) -> pdf.Meta:
+def _meta(
+    session: Session, row: PrintedReport, title: str, label: str = FACILITY_LABEL
+) -> pdf.Meta:
     at = row.generated_at.astimezone(UTC)
     return pdf.Meta(
         title=title,
         facility=row.facility or settings.facility_name(session),
         generated_at=at,
         key="|".join((row.kind, row.parameters, str(row.generated_by_id), at.isoformat())),
-        client_label=FACILITY_LABEL,
-        notice=current_app.config.get("PART2_NOTICE", pdf.PART2_NOTICE),
+        client_label=label,
+        notice=_notice(),
         author=_author(row),
     )
+
+
+def _notice() -> str:
+    return current_app.config.get("PART2_NOTICE", pdf.PART2_NOTICE)
 
 
 def _opening(row: PrintedReport, title: str, pairs: Iterable[tuple[str, object]]) -> list:
@@ -103,15 +129,99 @@ def _opening(row: PrintedReport, title: str, pairs: Iterable[tuple[str, object]]
     ]
 
 
+# ------------------------------------------------------------------------ client lists
+
+
+def released(row: PrintedReport) -> dict[int, dict[str, Any]]:
+    """A list released outside: client id -> the consent it was released under (empty for a
+    list printed for use within the program)."""
+    return {int(k): v for k, v in parameters(row).get(CONSENTS, {}).items()}
+
+
+def listed_for(viewer: Any, only: Iterable[int] | None = None) -> sa.ColumnElement[bool]:
+    """The clients a list drawn for `viewer` may name: not those a restriction keeps from
+    them (the policy's deny, not a copy of it), and when `only` is given, only those."""
+    clause = unrestricted(viewer, Client.id)
+    return clause if only is None else sa.and_(clause, Client.id.in_(sorted(only)))
+
+
+def _listed(row: PrintedReport) -> sa.ColumnElement[bool]:
+    consents = released(row)
+    return listed_for(row.generated_by, consents if row.recipient else None)
+
+
+def _list_label(row: PrintedReport) -> str:
+    """At the foot of every page, beside the page number."""
+    use = "released outside with consent" if row.recipient else INTERNAL_MARK
+    return f"{FACILITY_LABEL} — {use}"
+
+
+def _by_name(clients: Iterable[Client]) -> list[Client]:
+    return sorted({c.id: c for c in clients}.values(), key=name_key)
+
+
+def _use_opening(row: PrintedReport) -> list[Flowable]:
+    """Under the title of a client list: who it is for, and that restricted clients are out."""
+    if not row.recipient:
+        lines = [para(f"{INTERNAL_MARK}: for use within the program (42 CFR §2.12(c)(3)).")]
+    else:
+        lines = [
+            facts(
+                [
+                    ("Released to", row.recipient),
+                    ("Released for", row.purpose),
+                    ("Released under", "The written consent of each client listed (42 CFR "
+                     "§2.31), summarised on the last pages."),
+                ]
+            ),
+            gap(4),
+            para(f"Notice (42 CFR §2.32): {_notice()}"),
+        ]  # fmt: skip
+    return [*lines, para(RESTRICTED_NOTE, "muted"), gap(6)]
+
+
+def _consent_pages(row: PrintedReport, clients: Iterable[Client]) -> list[Flowable]:
+    from ..privacy import consent_pdf  # privacy builds on printing: imported when used
+
+    if not row.recipient:
+        return []
+    consents = released(row)
+    return consent_pdf.released_under(
+        [(f"{c.legal_name} · MRN {c.mrn}", consents[c.id]) for c in _by_name(clients)], _notice()
+    )
+
+
+def csv_notice(row: PrintedReport, clients: Iterable[Client]) -> list[str]:
+    """The first lines of a client list's CSV, one cell each, starting with "#" (so tools that
+    skip comment lines can): what a spreadsheet user sees first."""
+    if not row.recipient:
+        return [f"# {INTERNAL_MARK}", f"# {RESTRICTED_NOTE}"]
+    from ..privacy import consent_pdf
+
+    consents = released(row)
+    return [
+        f"# Released outside the facility to: {row.recipient}",
+        f"# Purpose: {row.purpose}",
+        f"# Notice (42 CFR §2.32): {_notice()}",
+        "# Released under the written consent of each client listed (42 CFR §2.31):",
+        *(f"# MRN {c.mrn}: {consent_pdf.scope_line(consents[c.id])}" for c in _by_name(clients)),
+        f"# {RESTRICTED_NOTE}",
+    ]
+
+
 def _section(title: str, content: Flowable | None, message: str = NONE) -> list[Flowable]:
     return [heading(title), content if content is not None else empty(message)]
 
 
-def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+def csv_bytes(
+    header: Sequence[str], rows: Iterable[Sequence[object]], notice: Sequence[str] = ()
+) -> bytes:
     """RFC 4180 CSV with a UTF-8 BOM (spreadsheets then read accents), every cell neutralised
-    against formula injection, as the census and outcomes exports are."""
+    against formula injection, as the census and outcomes exports are; `notice` lines first,
+    one cell each."""
     out = io.StringIO()
     writer = csv.writer(out)
+    writer.writerows([line] for line in notice)
     writer.writerow(header)
     writer.writerows([neutralize_cell(v) for v in r] for r in rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
@@ -150,10 +260,13 @@ def _last_change(before: datetime | None = None) -> sa.ScalarSelect[Any]:
     return stmt.order_by(pc.effective_at.desc(), pc.id.desc()).limit(1).scalar_subquery()
 
 
-def census(session: Session, on: date, tz: tzinfo) -> tuple[list[CensusLine], CensusSummary]:
-    """Open episodes on `on` with the phase, level of care and days in phase of that day, and
-    the counts by phase and level of care, in one query. As in casemgr.episodes.census: the
-    phase is that of the last move effective by the end of the day (intake before any)."""
+def census(
+    session: Session, on: date, tz: tzinfo, listed: sa.ColumnElement[bool]
+) -> tuple[list[CensusLine], CensusSummary]:
+    """Open episodes on `on` of the clients `listed` (see listed_for) with the phase, level of
+    care and days in phase of that day, and the counts by phase and level of care, in one
+    query. As in casemgr.episodes.census: the phase is that of the last move effective by the
+    end of the day (intake before any)."""
     day_end = datetime.combine(on + timedelta(days=1), time.min, tzinfo=tz)
     change, level, counselor = aliased(PhaseChange), aliased(LevelOfCareSpan), aliased(User)
     stmt = (
@@ -172,6 +285,7 @@ def census(session: Session, on: date, tz: tzinfo) -> tuple[list[CensusLine], Ce
         .where(
             Episode.admitted_on <= on,
             sa.or_(Episode.discharged_on.is_(None), Episode.discharged_on > on),
+            listed,
         )
     )
     lines = []
@@ -206,7 +320,7 @@ CENSUS_COLUMNS = (
 )
 
 
-def census_csv(on: date, lines: list[CensusLine]) -> bytes:
+def census_csv(on: date, lines: list[CensusLine], notice: Sequence[str] = ()) -> bytes:
     return csv_bytes(
         CENSUS_COLUMNS,
         (
@@ -226,6 +340,7 @@ def census_csv(on: date, lines: list[CensusLine]) -> bytes:
             )
             for line in lines
         ),
+        notice,
     )
 
 
@@ -234,6 +349,7 @@ def census_story(
 ) -> list[Flowable]:
     title = f"Census on {on.isoformat()}"
     story = _opening(row, title, [("Census date", on.isoformat()), ("In treatment", summary.total)])
+    story += _use_opening(row)
     phases = [(p.label, n) for p, n in summary.by_phase] + [("Total", summary.total)]
     story += _section("By phase", table(("Phase", "Clients"), phases, [3 * inch, 1 * inch]))
     levels = [(code if code != "none" else "—", name, n) for code, name, n in summary.by_level]
@@ -266,10 +382,12 @@ def census_story(
 
 def render_census(session: Session, row: PrintedReport) -> tuple[bytes, int | None]:
     on = date.fromisoformat(parameters(row)["on"])
-    lines, summary = census(session, on, facility_tz())
+    lines, summary = census(session, on, facility_tz(), _listed(row))
+    clients = [line.row.client for line in lines]
     if row.file_format == "csv":
-        return census_csv(on, lines), None
-    return pdf.render(census_story(row, on, lines, summary), _meta(session, row, f"Census on {on}"))
+        return census_csv(on, lines, csv_notice(row, clients)), None
+    story = census_story(row, on, lines, summary) + _consent_pages(row, clients)
+    return pdf.render(story, _meta(session, row, f"Census on {on}", _list_label(row)))
 
 
 # ------------------------------------------------------------------------ caseload
@@ -363,30 +481,43 @@ class CaseloadReport:
                 total[key] = total.get(key, 0) + n
         return total
 
+    def clients(self) -> list[Client]:
+        """Every client the report names, by name."""
+        found = {
+            line.client.id: line.client
+            for load in self.caseloads
+            for line in (*load.clients, *load.notes, *load.plans, *load.check_ins)
+        }
+        return sorted(found.values(), key=name_key)
+
 
 def _is_open() -> sa.ColumnElement[bool]:
     return Episode.phase != Phase.DISCHARGED
 
 
-def caseloads(session: Session, *, now: datetime, tz: tzinfo) -> CaseloadReport:
+def caseloads(
+    session: Session, *, now: datetime, tz: tzinfo, listed: sa.ColumnElement[bool]
+) -> CaseloadReport:
     """Every counselor (active counselors, and anyone still holding open episodes) with their
     open episodes, their overdue draft notes, plan reviews due within a week or overdue (and
-    plans missing) and aftercare check-ins due within a week or overdue, as of `now`; the
-    rules are those of the counselor's home page. Five queries, whatever the numbers."""
+    plans missing) and aftercare check-ins due within a week or overdue, as of `now`, of the
+    clients `listed` (see listed_for); the rules are those of the counselor's home page. Five
+    queries, whatever the numbers."""
     as_of = now.astimezone(tz).date()
     loads = {u.id: Caseload(u) for u in session.scalars(_counselors())}
     unassigned = Caseload(None)
-    for c, e in sorted(session.execute(_open_episodes()), key=lambda row: name_key(row[0])):
+    episodes = session.execute(_open_episodes().where(listed))
+    for c, e in sorted(episodes, key=lambda row: name_key(row[0])):
         loads.get(e.primary_counselor_id, unassigned).clients.append(_client_line(c, e, as_of))
-    for note, visit, c in session.execute(_overdue_drafts(now, tz)):
+    for note, visit, c in session.execute(_overdue_drafts(now, tz).where(listed)):
         if note.author_id in loads:
             loads[note.author_id].notes.append(NoteLine(c, visit))
-    for c, e, plan in session.execute(_plan_reviews(as_of)):
+    for c, e, plan in session.execute(_plan_reviews(as_of).where(listed)):
         due = plan.review_due_on if plan else None
         loads[e.primary_counselor_id].plans.append(PlanLine(c, _plan_state(plan, as_of), due))
     for load in loads.values():
         load.plans.sort(key=_plan_order)
-    for counselor_id, line in _check_ins(session, as_of):
+    for counselor_id, line in _check_ins(session, as_of, listed):
         loads[counselor_id].check_ins.append(line)
     found = list(loads.values()) + ([unassigned] if unassigned.clients else [])
     return CaseloadReport(as_of, found)
@@ -468,7 +599,9 @@ def _plan_reviews(as_of: date) -> sa.Select[Any]:
     )
 
 
-def _check_ins(session: Session, as_of: date) -> list[tuple[int, CheckInLine]]:
+def _check_ins(
+    session: Session, as_of: date, listed: sa.ColumnElement[bool]
+) -> list[tuple[int, CheckInLine]]:
     """Open check-ins of open aftercare episodes due within the week or overdue (not yet
     missed), as casemgr.aftercare.services.due_check_ins, for every counselor."""
     rules = aftercare.status_rules()
@@ -481,8 +614,10 @@ def _check_ins(session: Session, as_of: date) -> list[tuple[int, CheckInLine]]:
             Episode.primary_counselor_id.is_not(None),
             Episode.phase == Phase.AFTERCARE,
             CheckIn.status == aftercare.OPEN,
+            CheckIn.voided_at.is_(None),
             target <= as_of + timedelta(days=aftercare.DUE_WINDOW_DAYS),
             target >= as_of - timedelta(days=rules.grace_days),
+            listed,
         )
         .order_by(target, CheckIn.id)
     )
@@ -574,6 +709,7 @@ def caseload_story(row: PrintedReport, report: CaseloadReport) -> list[Flowable]
     story = _opening(
         row, f"Caseload report, {as_of}", [("As of", as_of), ("Counselors", len(report.caseloads))]
     )
+    story += _use_opening(row)
     story += _section("Totals", _totals_table(report) if report.caseloads else None)
     story.append(
         para(
@@ -616,10 +752,10 @@ CASELOAD_COLUMNS = (
 )
 
 
-def caseload_csv(report: CaseloadReport) -> bytes:
+def caseload_csv(report: CaseloadReport, notice: Sequence[str] = ()) -> bytes:
     """One row per item of each caseload: `item` is client, overdue_note, plan_review or
     check_in; `date` is the session, review or check-in date."""
-    return csv_bytes(CASELOAD_COLUMNS, _caseload_rows(report))
+    return csv_bytes(CASELOAD_COLUMNS, _caseload_rows(report), notice)
 
 
 def _caseload_rows(report: CaseloadReport) -> Iterable[tuple[object, ...]]:
@@ -646,11 +782,12 @@ def _who(client: Client) -> tuple[str, str, str]:
 
 def render_caseload(session: Session, row: PrintedReport) -> tuple[bytes, int | None]:
     tz = facility_tz()
-    report = caseloads(session, now=row.generated_at, tz=tz)
+    report = caseloads(session, now=row.generated_at, tz=tz, listed=_listed(row))
     if row.file_format == "csv":
-        return caseload_csv(report), None
+        return caseload_csv(report, csv_notice(row, report.clients())), None
     title = f"Caseload report, {report.as_of.isoformat()}"
-    return pdf.render(caseload_story(row, report), _meta(session, row, title))
+    story = caseload_story(row, report) + _consent_pages(row, report.clients())
+    return pdf.render(story, _meta(session, row, title, _list_label(row)))
 
 
 # ------------------------------------------------------------------------ outcomes
@@ -777,6 +914,9 @@ def outcomes_page(session: Session, row: PrintedReport, tz: tzinfo) -> outcomes.
 
 
 def render_outcomes(session: Session, row: PrintedReport) -> tuple[bytes, int | None]:
+    # Counts of episodes that never identify a client: aggregate, de-identified figures, not
+    # any client's record. So they are not narrowed by restrictions, not released through a
+    # consent, and carry no internal-use marking (the Part 2 notice still closes each page).
     page = outcomes_page(session, row, facility_tz())
     if row.file_format == "csv":  # the rows of the outcomes page's own export
         return csv_bytes(outcomes.CSV_COLUMNS, outcomes.csv_rows(page)), None

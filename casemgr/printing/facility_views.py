@@ -4,6 +4,9 @@ CSV. Clinic managers only.
 Each download is recorded (what, when, by whom, why, the file's SHA-256) and audited in the
 same transaction; invalid choices go back to the page with the messages next to their fields
 and record nothing; a report that fails to render is logged, rolled back and not recorded.
+A census or caseload released outside goes through facility_release: refused (each client
+without a covering consent named by MRN next to the form, each refusal audited, nothing else
+written) or printed with one accounting entry per client.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from datetime import date, datetime
 from flask import Blueprint, Response, g, render_template, request
 
 from ..auth.web import me
+from ..domain.errors import DomainError
 from ..extensions import db
 from ..orm import utcnow
 from ..outcomes import queries as outcome_queries
 from ..policy import Perm, requires
 from ..timefmt import local_date, today
-from . import facility, record  # noqa: F401  (importing facility registers its renderers)
+from . import facility, facility_release, record  # noqa: F401  (facility registers renderers)
 from .facility_forms import CaseloadReportForm, CensusReportForm, OutcomesReportForm
 
 bp = Blueprint("facility_reports", __name__)
@@ -57,20 +61,20 @@ def index():
     return _page()
 
 
-@bp.get("/census")
+@bp.post("/census")
 @requires(Perm.REPORT_FACILITY)
 def census():
-    form = CensusReportForm(request.args)
+    form = CensusReportForm()
     if not form.validate():
         return _page(census=form)
     on = date.fromisoformat(form.parameters()["on"])
     return _deliver("census", form, f"census-{on.isoformat()}", (on, on))
 
 
-@bp.get("/caseload")
+@bp.post("/caseload")
 @requires(Perm.REPORT_FACILITY)
 def caseload():
-    form = CaseloadReportForm(request.args)
+    form = CaseloadReportForm()
     if not form.validate():
         return _page(caseload=form)
     at = utcnow().replace(microsecond=0)
@@ -90,18 +94,14 @@ def outcomes():
 
 
 def _deliver(kind: str, form, name: str, period: tuple[date, date], at: datetime | None = None):
-    """Draft the record, render it, record and audit it, and hand the file over."""
-    row = record.draft(
-        kind=kind,
-        generated_at=at or utcnow().replace(microsecond=0),
-        by=me(),
-        period=period,
-        parameters=form.parameters(),
-        purpose=form.purpose.data,
-        file_format=form.format.data,
-    )
+    """Render the report (released outside under consents when the form says so), record and
+    audit it, and hand the file over."""
     try:
-        data = record.produce(db.session, row)
+        row, data = _produce(kind, form, period, at or utcnow().replace(microsecond=0))
+    except DomainError as exc:
+        db.session.rollback()
+        _refused(kind, form, exc)
+        return _page(**{kind: form})
     except Exception:
         db.session.rollback()
         log.exception("facility report %s failed (request %s)", kind, g.get("request_id"))
@@ -109,6 +109,41 @@ def _deliver(kind: str, form, name: str, period: tuple[date, date], at: datetime
     file_format = row.file_format  # read before the commit expires the row
     db.session.commit()
     return _attachment(data, f"{name}.{file_format}", file_format)
+
+
+def _produce(kind: str, form, period: tuple[date, date], at: datetime):
+    if getattr(form, "releases", False):
+        return facility_release.release(
+            db.session,
+            kind,
+            params=form.parameters(),
+            file_format=form.format.data,
+            recipient=form.recipient.data,
+            purpose=form.purpose.data,
+            period=period,
+            by=me(),
+            now=at,
+            today=today(),
+        )
+    row = record.draft(
+        kind=kind,
+        generated_at=at,
+        by=me(),
+        period=period,
+        parameters=form.parameters(),
+        purpose=form.purpose.data,
+        file_format=form.format.data,
+    )
+    return row, record.produce(db.session, row)
+
+
+def _refused(kind: str, form, exc: DomainError) -> None:
+    """Each client without a covering consent by MRN above the form, each refusal audited."""
+    form.form_errors.append(str(exc))
+    if isinstance(exc, facility_release.ListRefused):
+        form.form_errors.extend(exc.reasons)
+        facility_release.audit_refusals(db.session, exc, kind)
+        db.session.commit()
 
 
 def _attachment(data: bytes, filename: str, file_format: str) -> Response:

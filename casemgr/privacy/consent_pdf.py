@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from reportlab.platypus import Flowable, ListFlowable, ListItem
+from reportlab.platypus import Flowable, ListFlowable, ListItem, PageBreak
 from sqlalchemy.orm import Session, joinedload
 
 from ..admin import settings
@@ -283,6 +283,60 @@ def disclosures_between(
             .order_by(Disclosure.released_at.desc(), Disclosure.id.desc())
         )
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The consent a disclosure was released under (§2.32: the notice, and a copy of the consent or
+# a clear explanation of its scope, accompany every disclosure made with consent)
+
+RELEASED_UNDER = "Consent under which this was released"
+
+
+def released_under(consents: list[tuple[str, dict[str, Any]]], notice: str) -> list[Flowable]:
+    """The closing page(s) of a disclosed PDF: for each client listed (label, the snapshot of
+    the consent used), every element of that consent as recorded when it was released."""
+    title = RELEASED_UNDER if len(consents) == 1 else "Consents under which this was released"
+    story: list[Flowable] = [
+        PageBreak(),
+        pdf.para(title, "title"),
+        pdf.gap(4),
+        pdf.para(
+            "This record was disclosed with the client's written consent (42 CFR §2.31). The "
+            "elements of the consent follow; the signed original is kept by the program. "
+            f"Notice (42 CFR §2.32): {notice}",
+        ),
+    ]
+    for label, p in consents:
+        story.append(pdf.keep(pdf.heading(label, 3), pdf.facts(scope_rows(p))))
+    return story
+
+
+def scope_rows(p: dict[str, Any]) -> list[tuple[str, str]]:
+    """A consent's elements, label and text, from its snapshot."""
+    info = ", ".join(rules.information_label(code) for code in p["information"])
+    if p["information_detail"]:
+        info += f" ({p['information_detail']})"
+    signer = (
+        f"{p['representative_name']} ({p['representative_authority']})"
+        if p["signed_by"] == rules.REPRESENTATIVE
+        else "The client"
+    )
+    return [
+        ("Consent number", str(p["consent_id"])),
+        ("Kind", dict(rules.KINDS).get(p["kind"], p["kind"])),
+        ("Who may disclose", p["discloser"]),
+        ("Information", info),
+        ("Recipient", p["recipient"]),
+        ("Purpose", p["purpose"]),
+        ("Expiry", _expiry(p)),
+        ("Signed", f"{signer}, on {p['signed_on']}"),
+        ("Revocation", p["revocation_statement"]),
+    ]
+
+
+def scope_line(p: dict[str, Any]) -> str:
+    """The same elements on one line, for the notice block of a CSV file."""
+    return "; ".join(f"{label}: {value.rstrip('.')}" for label, value in scope_rows(p))
 
 
 # ---------------------------------------------------------------------------------------------

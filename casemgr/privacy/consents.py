@@ -6,8 +6,10 @@ One path takes a client's record out of the building: `disclose` finds a consent
 the recipient, purpose and information, or refuses with the reason and writes nothing else;
 then it prints the progress report (the §2.32 notice on every page, the recipient and purpose
 in its header), records the print, and writes the accounting entry with the file's SHA-256.
-For now the progress report PDF is the only thing disclosed here; CSV exports of client data
-must come through this path too when they are offered for disclosure.
+`decide` is the one function that says whether a consent covers a release: the progress
+report here, a batch of them (printing.batch) and a facility list released outside
+(printing.facility_release) all ask it, for each client. A disclosed file carries a summary of
+the consent it was released under (§2.32: the notice and a copy or explanation of the consent).
 
 A paper consent's signed scan is kept under the instance folder, `consents/<random>.bin`, owner
 access only, named by the server (never by the uploader) and checked against its SHA-256 when
@@ -20,13 +22,15 @@ import hashlib
 import os
 import re
 import secrets
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..audit.hooks import record as audit
 from ..auth.models import User
@@ -275,9 +279,80 @@ class Refused(DomainError):
         self.code = refusal.code
 
 
-def audit_refusal(session: Session, client: Client, code: str) -> None:
+def audit_refusal(session: Session, client: Client, code: str, what: str = "") -> None:
     """The refused attempt, for the privacy officer (the reason's code, never the text)."""
-    audit(session, "disclosure.refused", target=client, detail={"reason": code})
+    detail = {"reason": code} | ({"what": what} if what else {})
+    audit(session, "disclosure.refused", target=client, detail=detail)
+
+
+def decide(
+    client: Client,
+    candidates: Iterable[Consent],
+    *,
+    recipient: str,
+    purpose: str,
+    information: set[str] | frozenset[str],
+    today: date,
+    legal_proceeding: bool = False,
+) -> Consent:
+    """The consent of `candidates` (the client's) under which `information` may go to
+    `recipient` for `purpose` today: active, unexpired, unrevoked and covering all of it.
+    Refused, with the reason of the consent that came closest, when none does."""
+    by_id = {c.id: c for c in candidates}
+    found, refusal = rules.find_covering(
+        [facts(c) for c in by_id.values()],
+        recipient.strip(),
+        purpose.strip(),
+        information,
+        today,
+        legal_proceeding=legal_proceeding,
+        treatment_ended_on=treatment_ended_on(client),
+    )
+    if found is None or found.id is None:
+        raise Refused(refusal or rules.Refusal("none", rules.NO_CONSENT))
+    return by_id[found.id]
+
+
+def covering_each(
+    session: Session,
+    clients: Iterable[Client],
+    *,
+    recipient: str,
+    purpose: str,
+    information: set[str] | frozenset[str],
+    today: date,
+) -> dict[int, Consent | Refused]:
+    """`decide` for every client of a list: their consents and episodes in two queries,
+    whatever the length of the list. Client id -> the consent, or why there is none."""
+    clients = list(clients)
+    ids = [c.id for c in clients]
+    if not ids:
+        return {}
+    session.scalars(
+        sa.select(Client).where(Client.id.in_(ids)).options(selectinload(Client.episodes))
+    ).all()
+    grouped: dict[int, list[Consent]] = defaultdict(list)
+    stmt = (
+        sa.select(Consent)
+        .where(Consent.client_id.in_(ids))
+        .options(selectinload(Consent.recorded_by))  # the snapshot printed with a release
+    )
+    for consent in session.scalars(stmt):
+        grouped[consent.client_id].append(consent)
+    found: dict[int, Consent | Refused] = {}
+    for client in clients:
+        try:
+            found[client.id] = decide(
+                client,
+                grouped[client.id],
+                recipient=recipient,
+                purpose=purpose,
+                information=information,
+                today=today,
+            )
+        except Refused as refusal:
+            found[client.id] = refusal
+    return found
 
 
 @dataclass(frozen=True)
@@ -300,25 +375,21 @@ def disclose(
     now: datetime,
     today: date,
     legal_proceeding: bool = False,
+    batch_id: int | None = None,
 ) -> Release:
     """Release the client's progress report under a covering consent. Refused (a DomainError
     naming the field it concerns) when no consent covers it, before anything is written."""
     recipient, purpose = recipient.strip(), purpose.strip()
     _check_release(information)
-    consents = {c.id: c for c in consents_of(session, client.id)}
-    found, refusal = rules.find_covering(
-        [facts(c) for c in consents.values()],
-        recipient,
-        purpose,
-        information,
-        today,
+    consent = decide(
+        client,
+        consents_of(session, client.id),
+        recipient=recipient,
+        purpose=purpose,
+        information=information,
+        today=today,
         legal_proceeding=legal_proceeding,
-        treatment_ended_on=treatment_ended_on(client),
     )
-    if found is None or found.id is None:
-        assert refusal is not None
-        raise Refused(refusal)
-    consent = consents[found.id]
     episode = client_report.latest_episode(client)
     row = record.draft(
         kind=client_report.PROGRESS,
@@ -327,18 +398,38 @@ def disclose(
         client_id=client.id,
         episode_id=episode.id if episode else None,
         period=period,
+        # The consent as it stood when released: its summary page prints from this.
+        parameters={client_report.CONSENT: consent_pdf.snapshot(consent)},
         purpose=purpose,
         recipient=recipient,
+        batch_id=batch_id,
     )
     data = record.produce(session, row)
+    disclosure = log_disclosure(session, client.id, consent, row, information, by=by, now=now)
+    return Release(consent, disclosure, row, data)
+
+
+def log_disclosure(
+    session: Session,
+    client_id: int,
+    consent: Consent,
+    row: PrintedReport,
+    information: Iterable[str],
+    *,
+    by: User,
+    now: datetime,
+) -> Disclosure:
+    """The accounting entry (§2.25) of what `row` released of one client under `consent`.
+    `information`: the categories, plus (for a line of a facility list) what was released,
+    as a further entry the accounting prints as it is."""
     disclosure = Disclosure(
-        client_id=client.id,
+        client_id=client_id,
         kind="consent",
         consent_id=consent.id,
         released_at=now,
         released_by_id=by.id,
-        recipient=recipient,
-        purpose=purpose,
+        recipient=row.recipient,
+        purpose=row.purpose,
         information=rules.join_information(information),
         period_start=row.period_start,
         period_end=row.period_end,
@@ -348,7 +439,7 @@ def disclose(
     )
     session.add(disclosure)
     session.flush()
-    return Release(consent, disclosure, row, data)
+    return disclosure
 
 
 def _check_release(information: set[str] | frozenset[str]) -> None:

@@ -645,3 +645,47 @@ def test_an_altered_scan_is_not_served(app, client, auth, team, person):
     stored.write_bytes(PDF_SCAN + b"tampered")
     assert client.get(f"/consents/{consent.id}/scan").status_code == 404
     assert "consent.scan_unavailable" in actions()
+
+
+def test_a_disclosed_report_ends_with_the_consent_it_was_released_under(client, auth, team, person):
+    consent = recorded(person, team.manager)
+    auth.login(team.manager)
+
+    resp = client.post(f"/consents/clients/{person.id}/disclose", data=disclose_form())
+
+    pages = page_texts(resp.data)
+    last = " ".join(" ".join(p.split()) for p in pages[-1:])
+    assert "Consent under which this was released" in last
+    assert all("Consent under which this was released" not in p for p in pages[:-1])
+    for element in (
+        f"{person.legal_first_name} {person.legal_last_name} · MRN {person.mrn}",  # client
+        f"Consent number {consent.id}",
+        "Who may disclose Test Recovery Center",  # who may disclose
+        "Attendance, Drug screen results, Treatment plan and progress, Diagnosis, Medications",
+        f"Recipient {JUDGE}, {COURT}",
+        f"Purpose {PURPOSE}",
+        "This consent expires on 2027-05-20.",
+        "Signed The client, on 2026-11-25",
+        "I understand that I may revoke this consent at any time",
+        "Notice (42 CFR §2.32)",
+    ):
+        assert element in last, element
+    # The record keeps the consent as released: a later revocation leaves the file provable.
+    (report,) = rows(PrintedReport)
+    consents.revoke(db.session, consent, on=TODAY, note="Letter", by=team.manager, today=TODAY)
+    db.session.commit()
+    assert record.check(db.session, report)
+
+
+def test_a_report_printed_for_use_within_the_program_has_no_consent_page(
+    client, auth, team, person
+):
+    auth.login(team.manager)
+
+    resp = client.post(
+        f"/print/clients/{person.id}/progress",
+        data={"purpose": "Team review", "start": "2026-11-01", "end": "2026-11-25"},
+    )
+
+    assert resp.mimetype == "application/pdf", resp.text
+    assert "Consent under which" not in text(resp.data)
