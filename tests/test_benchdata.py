@@ -1,0 +1,165 @@
+"""`flask bench-data`: a small bench network is consistent, verifiable, usable and repeatable."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+from casemgr.aftercare import plans as care_plan_content
+from casemgr.aftercare.models import ContinuingCarePlan
+from casemgr.audit import services as audit_services
+from casemgr.audit.models import AuditEvent
+from casemgr.auth import passwords, totp
+from casemgr.benchdata import build as bench
+from casemgr.benchdata import network as staffing
+from casemgr.benchdata.generate import ClientBuilder, client_states
+from casemgr.benchdata.rows import Ids, Rows
+from casemgr.benchdata.timeline import Context
+from casemgr.clients import services as clients
+from casemgr.detox.models import WithdrawalAssessment
+from casemgr.domain.withdrawal import score_cows
+from casemgr.episodes.models import Episode
+from casemgr.extensions import db
+from casemgr.notes import services as notes
+from casemgr.notes.models import ClinicalSession, Note
+from casemgr.plans import content as plan_content
+from casemgr.plans.models import TreatmentPlan
+from casemgr.timefmt import today
+from tests.clients_helpers import sheet
+from tests.factories import PASSWORD, TOTP_SEED
+
+CLIENTS = 200
+NOW = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
+
+
+def _load(clients: int = CLIENTS, seed: int = 7, now: datetime | None = None) -> bench.Outcome:
+    options = bench.Options(
+        clients,
+        seed,
+        passwords.hash_password(PASSWORD),
+        totp.seal(TOTP_SEED),
+        (now or datetime.now(UTC)).replace(microsecond=0),
+    )
+    return bench.build(db.session, options)
+
+
+@pytest.fixture
+def loaded(app):
+    return _load()
+
+
+def _current_phases() -> Counter:
+    latest = (
+        sa.select(Episode.client_id, sa.func.max(Episode.number).label("number"))
+        .group_by(Episode.client_id)
+        .subquery()
+    )
+    stmt = sa.select(Episode.phase).join(
+        latest, (Episode.client_id == latest.c.client_id) & (Episode.number == latest.c.number)
+    )
+    return Counter(p.value for p in db.session.scalars(stmt))
+
+
+def test_clients_are_spread_over_the_phases_like_a_network(loaded):
+    assert _current_phases() == {"detox": 12, "rehab": 60, "aftercare": 80, "discharged": 48}
+    episodes = db.session.scalar(sa.select(sa.func.count(Episode.id)))
+    assert CLIENTS * 1.1 < episodes < CLIENTS * 1.4  # some came back after a relapse
+    assert loaded.mix.open == 152
+
+
+def test_about_twenty_notes_per_client_most_of_them_signed(loaded):
+    total = db.session.scalar(sa.select(sa.func.count(Note.id)))
+    signed = db.session.scalar(sa.select(sa.func.count(Note.id)).where(Note.status == "signed"))
+    assert 15 <= total / CLIENTS <= 25
+    assert signed / total > 0.9
+    kinds = set(db.session.scalars(sa.select(ClinicalSession.session_type).distinct()))
+    assert {"individual", "group", "family", "nursing", "case_management"} <= kinds
+
+
+def test_withdrawal_totals_are_the_scales_own_scores(loaded):
+    rows = db.session.scalars(sa.select(WithdrawalAssessment)).all()
+    assert len(rows) > 12 * 6  # four-hourly for the clients in detox now
+    for row in rows:
+        score = score_cows(json.loads(row.items_json))
+        assert (row.total, row.band) == (score.total, str(score.band))
+
+
+def test_signatures_of_notes_and_plans_verify(loaded):
+    signed = db.session.scalars(sa.select(Note).where(Note.status == "signed").limit(300)).all()
+    assert signed and all(notes.verify(note) for note in signed)
+    plans = db.session.scalars(sa.select(TreatmentPlan).where(TreatmentPlan.status == "signed"))
+    plans = plans.all()
+    assert plans and all(plan_content.verify(plan) for plan in plans)
+    care_plans = db.session.scalars(sa.select(ContinuingCarePlan)).all()
+    assert care_plans and all(care_plan_content.verify(plan) for plan in care_plans)
+
+
+def test_the_audit_chain_holds_one_event_for_the_load(loaded):
+    assert audit_services.verify(db.session).ok
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "bench.data_loaded"))
+    assert json.loads(event.detail)["rows"]["notes"] == loaded.counts["notes"]
+
+
+def test_later_intakes_continue_the_mrn_and_id_sequences(loaded, make):
+    actor = make.user()
+    client = clients.register(db.session, sheet(), actor=actor, today=today())
+    db.session.flush()
+    assert client.mrn.startswith(f"C{CLIENTS + 1:06d}")
+    assert client.id == CLIENTS + 1
+
+
+def test_a_bench_counselor_signs_in_with_totp_and_opens_a_caseload_of_about_40(loaded, client):
+    db.session.commit()
+    resp = client.post("/login", data={"login": "bench-counselor-0001", "password": PASSWORD})
+    assert resp.status_code == 302 and resp.headers["Location"] != "/login/code"
+    mrns = set()
+    for page in (1, 2):
+        resp = client.get(f"/home/counselor?page={page}")
+        assert resp.status_code == 200
+        mrns |= set(re.findall(r"\bC\d{7}\b", resp.text))
+    assert 35 <= len(mrns) <= 40
+
+
+def test_refuses_a_database_that_holds_staff_or_clients(app, make):
+    make.user()
+    db.session.commit()
+    with pytest.raises(bench.NotEmpty):
+        _load(clients=5)
+
+
+def test_the_command_loads_prints_logins_and_refuses_a_second_run(app, runner):
+    args = ["bench-data", "--clients", "20", "--password", PASSWORD, "--totp-seed", TOTP_SEED]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "bench-counselor-0001" in result.output and TOTP_SEED in result.output
+    again = runner.invoke(args=args)
+    assert again.exit_code != 0 and "empty database" in again.output
+
+
+def _rows(seed: int) -> Rows:
+    """The generator alone, without a database: what one seed produces."""
+    rng = random.Random(seed)  # noqa: S311 - fiction, not secrets
+    mix = staffing.Mix.for_clients(60)
+    ids, rows = Ids({}), Rows()
+    network = staffing.build_staff(rng, mix, ids, rows, "hash", "sealed", NOW)
+    tz = ZoneInfo("America/New_York")
+    day = NOW.astimezone(tz).date()
+    staffing.build_groups(rng, network, ids, rows, day, NOW)
+    ctx = Context(day, NOW, tz, "C", network, ids, {"methadone": 1, "buprenorphine": 2})
+    builder = ClientBuilder(ctx, rows)
+    for number, state in enumerate(client_states(rng, mix), start=1):
+        builder.add(rng, number, state)
+    return rows
+
+
+def test_the_same_seed_gives_the_same_network():
+    first, second, other = _rows(3), _rows(3), _rows(4)
+    assert first.tables == second.tables
+    assert first.tables["notes"] != other.tables["notes"]
