@@ -54,7 +54,7 @@ from casemgr.extensions import db  # noqa: E402
 from casemgr.notes.models import ClinicalSession, Note  # noqa: E402
 from casemgr.printing import batch  # noqa: E402
 from casemgr.printing import record as printing  # noqa: E402
-from casemgr.printing.models import PrintedReport, ReportBatch  # noqa: E402
+from casemgr.printing.models import PrintedReport, ReportBatch, ReportBatchFile  # noqa: E402
 from casemgr.screens.models import DrugScreen, DrugScreenResult  # noqa: E402
 from casemgr.timefmt import local_date  # noqa: E402
 
@@ -343,7 +343,8 @@ def whole_batch(app, manager_id: int, output: str, now: datetime, writers: int) 
         pages = db.session.scalar(
             sa.select(sa.func.sum(PrintedReport.pages)).where(PrintedReport.batch_id == job_id)
         )
-        size = (batch.reports_folder() / job.file_name).stat().st_size if job.file_name else 0
+        stored = db.session.get(ReportBatchFile, job_id)
+        size = stored.size if stored else 0
         print(
             f"batch ({output}): {job.status} {job.done} of {job.total} clients in {elapsed:.1f} s, "
             f"{pages} pages, {pages / elapsed:.1f} pages/s, {job.total / elapsed:.1f} clients/s, "

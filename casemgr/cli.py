@@ -1,4 +1,5 @@
-"""Command line: `flask --app casemgr create-admin | demo | audit verify` (or `casemgr ...`)."""
+"""Command line: `flask --app casemgr create-admin | demo | audit verify | worker` (or
+`casemgr ...`)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup
 
-from . import demo
+from . import demo, queue
 from .admin import services as staff_services
 from .admin import settings
 from .audit import services as audit_services
 from .audit.hooks import acting_as
 from .auth import totp
+from .benchdata.cli import bench_data_command
 from .domain.errors import DomainError
 from .domain.roles import Role
 from .extensions import db
@@ -26,6 +28,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(demo_command)
     app.cli.add_command(audit_group)
+    app.cli.add_command(queue.worker_command)
+    app.cli.add_command(bench_data_command)
 
 
 def _operator() -> str:

@@ -34,7 +34,9 @@ class Defaults:
     THROTTLE_WINDOW_MINUTES = 15
     THROTTLE_BLOCK_MINUTES = 5
     THROTTLE_BLOCK_MAX_MINUTES = 15
-    REDIS_URL = ""  # shared throttle state for several workers/hosts; the database otherwise
+    # Shared throttle state and the batch queue for several workers/hosts; without it the
+    # database holds the throttles and batches run in a thread of the app server.
+    REDIS_URL = ""
     REDIS_PREFIX = "casemgr:throttle:"
     PASSWORD_MIN_LENGTH = 15
     MRN_PREFIX = "C"  # medical record numbers look like C0000123 plus a check digit
@@ -43,6 +45,10 @@ class Defaults:
     ARGON2_MEMORY_KIB = 65536
     ARGON2_PARALLELISM = 4
     HTTPS = False
+    # Reverse proxies in front (nginx: 1) whose X-Forwarded-For/-Proto are believed: the
+    # client's address then feeds throttling and the audit trail, not the proxy's.
+    TRUSTED_PROXIES = 0
+    DB_CONNECT_TIMEOUT_SECONDS = 5  # PostgreSQL: a dead database host fails fast
     SQLITE_BUSY_TIMEOUT_MS = 10000
     # hide_parameters: a failed statement's error (and so the log) never shows its values.
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
@@ -54,8 +60,12 @@ class Defaults:
     TEMPLATES_AUTO_RELOAD = False
     # Days between treatment-plan reviews, by level-of-care code: {"default": 30, "3.7": 14}.
     PLAN_REVIEW_DAYS: dict[str, int] = {"default": 30}
-    # Batch printing runs in a background thread ("inline" runs it in the request: tests).
-    BATCH_RUNNER = "thread"
+    # Batch printing: "auto" queues it for `flask worker` when REDIS_URL is set and runs it
+    # in a background thread otherwise; "queue" and "thread" force one ("inline" runs it in
+    # the request: tests).
+    BATCH_RUNNER = "auto"
+    BATCH_QUEUE = "casemgr-batches"  # the RQ queue name (letters, digits, - and _)
+    BATCH_JOB_TIMEOUT_MINUTES = 60  # a 200-client batch takes minutes; a stuck one is cut off
     BATCH_COMMIT_EVERY = 1
     BATCH_SQLITE_PAUSE_MS = 20  # lets other users' writes in between clients on SQLite
     BATCH_STALE_MINUTES = 10  # a batch silent this long in no live process is marked failed
@@ -75,6 +85,7 @@ def load(app: Flask, overrides: dict[str, Any] | None) -> None:
             app.config[name] = app.config.pop(alias)
     app.config.update(overrides or {})
     _derive(app)
+    _trust_proxies(app)
 
 
 def default_database_url(instance_path: str) -> str:
@@ -105,6 +116,26 @@ def _derive(app: Flask) -> None:
         raise RuntimeError("CASEMGR_SECRET_KEY must be at least 32 characters")
     if not cfg.get("AUDIT_HMAC_KEY"):
         cfg["AUDIT_HMAC_KEY"] = instance_secret(app.instance_path, "audit_key")
+    if cfg["BATCH_RUNNER"] == "queue" and not cfg["REDIS_URL"]:
+        raise RuntimeError("CASEMGR_BATCH_RUNNER=queue needs CASEMGR_REDIS_URL")
+    url = str(cfg["SQLALCHEMY_DATABASE_URI"])
+    if url.startswith("postgresql") and "connect_timeout=" not in url:
+        _connect_timeout(cfg)
+
+
+def _connect_timeout(cfg: Any) -> None:
+    options = dict(cfg["SQLALCHEMY_ENGINE_OPTIONS"])  # a copy: the default is shared
+    args = {"connect_timeout": int(cfg["DB_CONNECT_TIMEOUT_SECONDS"])}
+    options["connect_args"] = {**args, **options.get("connect_args", {})}
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def _trust_proxies(app: Flask) -> None:
+    hops = int(app.config["TRUSTED_PROXIES"])
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def instance_secret(instance_path: str, name: str) -> str:

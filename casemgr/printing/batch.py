@@ -8,18 +8,23 @@ Decisions (issue 7):
   runner, and the runner claims the row (queued -> running, row-locked) before doing
   anything, so a batch never runs twice, in one process (the registry below) or across
   gunicorn workers (the claim).
-- Threading. The view commits, then starts a daemon thread with its own app context and
-  session (`BATCH_RUNNER = "thread"`); tests use "inline", which runs the same code before the
-  view returns. Progress lives in the database, so the status page survives a refresh.
-- Restart. A queued or running batch that has not advanced for BATCH_STALE_MINUTES and is not
-  running in this process was cut off (worker restarted or killed): it is marked failed, not
-  resumed. Resuming would need the partial output file, which is gone, and a second run would
-  print the same clients again; starting a new batch is one click.
+- Runners. The view commits, then hands the batch id to a runner. With REDIS_URL set it goes
+  on an RQ queue for `flask worker` (casemgr/queue.py: several app servers, one queue);
+  otherwise a daemon thread runs it with its own app context and session. Tests use "inline",
+  which runs the same code before the view returns. Progress lives in the database, so the
+  status page survives a refresh and any app server can show it.
+- Restart. A queued or running batch that has not advanced for BATCH_STALE_MINUTES, is not
+  running in this process and is not waiting in the queue was cut off (worker restarted or
+  killed, job lost with Redis): it is marked failed, not resumed. A second run would print
+  the same clients again; starting a new batch is one click.
+- The file. The worker writes it to an anonymous temporary file, then stores its bytes in
+  `report_batch_files` in the transaction that marks the batch done with its SHA-256, so any
+  app server can hand it out and a failed batch leaves no file row.
 - Transactions. Each client's report is rendered, recorded and audited in its own short
   transaction (committed every BATCH_COMMIT_EVERY clients): on SQLite every transaction holds
   the write lock (BEGIN IMMEDIATE), so one long transaction would stall the whole clinic for
   the length of the run.
-- Failure. The batch is marked failed with a message, the half-written file is removed, and
+- Failure. The batch is marked failed with a message, the half-written file is dropped, and
   the print records already committed stay: those PDFs were rendered and audited, and each
   carries the failed batch's id, so the log shows they never left in a finished batch. Rolling
   them back is impossible without editing the append-only audit trail.
@@ -27,6 +32,11 @@ Decisions (issue 7):
   combined file is joined here from the per-client PDFs our engine wrote (`_PdfJoin`): every
   page is byte for byte the page recorded and hashed for that client, with its own "page X of
   Y", and each report is rendered once.
+- Release outside (issue 8). A batch with a recipient releases every selected client's report
+  to them: it is queued only if `consents.decide` finds a covering consent for each client
+  (otherwise nothing is queued and each client lacking one is named by MRN), checked again
+  when the run starts, and each report goes through `consents.disclose` (the consent page,
+  the accounting entry). Without a recipient, a batch is for use within the program.
 """
 
 from __future__ import annotations
@@ -36,7 +46,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
 import tempfile
 import threading
@@ -46,17 +55,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any, BinaryIO
 
+import redis
 import sqlalchemy as sa
 from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from .. import queue
 from ..audit.hooks import acting_as
 from ..auth.models import User
 from ..clients.models import Client
+from ..domain import consent as consent_rules
 from ..domain.care import DEFAULT_CODE_SYSTEM, level_name
 from ..domain.errors import DomainError
 from ..domain.phases import Phase
@@ -64,9 +75,10 @@ from ..episodes.models import Episode, LevelOfCareSpan
 from ..extensions import db
 from ..orm import utcnow
 from ..policy import Perm, scoped
+from ..privacy import consents
 from ..timefmt import day_start, local, local_date
 from . import record
-from .models import PrintedReport, ReportBatch
+from .models import PrintedReport, ReportBatch, ReportBatchFile
 
 log = logging.getLogger("casemgr")
 
@@ -168,6 +180,10 @@ def request_batch(
     )
     if not total:
         raise DomainError("No active client matches this selection.", "scope")
+    if recipient.strip():
+        refused = unconsented(session, filters, recipient, purpose, by=by, today=local_date(now))
+        if refused:
+            raise BatchRefused(refused)
     batch = ReportBatch(
         request_key=key,
         requested_by_id=by.id,
@@ -191,6 +207,42 @@ def request_batch(
     return batch, True
 
 
+# --- Released outside: every client's consent -------------------------------------------
+
+
+class BatchRefused(DomainError):
+    """A release whose selection names clients without a covering consent: nothing is queued.
+    One act of disclosure to one recipient: leaving clients out silently would mislead them."""
+
+    def __init__(self, refused: list[tuple[Client, consents.Refused]]):
+        self.refused = refused
+        self.reasons = [f"MRN {c.mrn}: {why}" for c, why in refused]
+        count = len(refused)
+        super().__init__(
+            f"Not queued: {count} selected client{'s' if count != 1 else ''} without a consent "
+            "that covers releasing the progress report. Nothing was printed or recorded.",
+            "recipient",
+        )
+
+
+def unconsented(
+    session: Session, flt: BatchFilter, recipient: str, purpose: str, *, by: User, today: date
+) -> list[tuple[Client, consents.Refused]]:
+    """The selected clients no consent covers for this release (consents.decide, the same
+    function a single disclosure uses), in the selection's order, with the reason."""
+    ids = [item.client_id for item in select_clients(session, flt, by)]
+    people = {c.id: c for c in session.scalars(sa.select(Client).where(Client.id.in_(ids)))}
+    found = consents.covering_each(
+        session,
+        [people[i] for i in ids],
+        recipient=recipient,
+        purpose=purpose,
+        information=consent_rules.PROGRESS_REPORT,
+        today=today,
+    )
+    return [(people[i], w) for i in ids if isinstance(w := found[i], consents.Refused)]
+
+
 def _by_key(session: Session, key: str, by: User) -> ReportBatch | None:
     batch = session.scalar(sa.select(ReportBatch).where(ReportBatch.request_key == key))
     if batch is not None and batch.requested_by_id != by.id:
@@ -207,12 +259,14 @@ _lock = threading.Lock()
 def start(app: Flask, batch_id: int) -> bool:
     """Run a batch with the configured runner; False if it is already running here. Call
     after the batch row is committed: the runner reads it in its own session."""
+    if runner(app) == "queue" and _enqueued(app, batch_id):
+        return True
     with _lock:
         if batch_id in _active:
             return False
         _active.add(batch_id)
     try:
-        if app.config.get("BATCH_RUNNER", "thread") == "inline":
+        if runner(app) == "inline":
             _run_then_release(app, batch_id)
         else:
             name = f"report-batch-{batch_id}"
@@ -223,6 +277,27 @@ def start(app: Flask, batch_id: int) -> bool:
         _release(batch_id)
         raise
     return True
+
+
+def _enqueued(app: Flask, batch_id: int) -> bool:
+    """On the queue for a worker; False, with a warning, when Redis cannot be reached: the
+    batch then runs in this process, and its file still reaches every app server."""
+    try:
+        queue.enqueue(app, batch_id)
+    except redis.RedisError as exc:
+        log.warning(
+            "report batch %s: queue unreachable (%s); running it here", batch_id, type(exc).__name__
+        )
+        return False
+    return True
+
+
+def runner(app: Flask) -> str:
+    """queue, thread or inline: BATCH_RUNNER, with "auto" meaning the queue when Redis is set."""
+    chosen = app.config.get("BATCH_RUNNER", "auto")
+    if chosen == "auto":
+        return "queue" if app.config.get("REDIS_URL") else "thread"
+    return chosen
 
 
 def is_running_here(batch_id: int) -> bool:
@@ -272,12 +347,10 @@ def _run(session: Session, batch_id: int) -> None:
         batch = _claim(session, batch_id, utcnow().replace(microsecond=0))
         if batch is None:
             return
-        target = reports_folder() / f"batch-{batch_id}.{_extension(batch.output)}"
         try:
-            _print_all(session, batch, target)
+            _print_all(session, batch)
         except Exception as exc:
             session.rollback()
-            target.unlink(missing_ok=True)
             if not isinstance(exc, BatchStopped):
                 log.exception("report batch %s failed", batch_id)
             _fail(session, batch_id, _message(exc, batch_id))
@@ -297,46 +370,102 @@ def _claim(session: Session, batch_id: int, now: datetime) -> ReportBatch | None
     return batch
 
 
-def _print_all(session: Session, batch: ReportBatch, target: Path) -> None:
-    batch_id, started, output = batch.id, batch.started_at, batch.output
-    purpose, recipient = batch.purpose, batch.recipient
-    user = batch.requested_by
+def _print_all(session: Session, batch: ReportBatch) -> None:
     if KIND not in record.RENDERERS:
         raise BatchStopped("Progress reports are not available in this installation.")
-    clients = select_clients(session, BatchFilter.from_json(batch.filters), user)
+    flt = BatchFilter.from_json(batch.filters)
+    clients = select_clients(session, flt, batch.requested_by)
     if not clients:
         raise BatchStopped("No active client matched the selection when the batch started.")
+    if batch.recipient:  # a consent may have lapsed since the batch was asked for
+        today = local_date(batch.started_at)
+        lapsed = unconsented(
+            session, flt, batch.recipient, batch.purpose, by=batch.requested_by, today=today
+        )
+        if lapsed:
+            mrns = ", ".join(c.mrn for c, _ in lapsed)
+            raise BatchStopped(f"Not released: no consent covers it any more for MRN {mrns}.")
     batch.total = len(clients)
+    job = _Job(batch.id, batch.started_at, batch.purpose, batch.recipient, batch.requested_by)
+    output = batch.output
     session.commit()
+    # An anonymous temporary file (no name on disk, owner-only): a crash leaves nothing.
+    with tempfile.TemporaryFile() as out:
+        with _sink(output, out, f"Progress reports, batch {job.id}", job.started) as sink:
+            _print_each(session, job, clients, sink)
+        _store(session, job.id, output, out)
+    session.commit()
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every client's print record repeats, read once (each commit expires the batch)."""
+
+    id: int
+    started: datetime
+    purpose: str
+    recipient: str
+    by: User
+
+
+def _print_each(session: Session, job: _Job, clients: list[Selected], sink: Any) -> None:
     every = max(1, int(current_app.config.get("BATCH_COMMIT_EVERY", 1)))
     pause = _pause(session)
-    period_end = local_date(started)
-    title = f"Progress reports, batch {batch_id}"
-    with _atomic_file(target) as out, _sink(output, out, title, started) as sink:
-        for n, item in enumerate(clients, start=1):
-            try:
-                row = record.draft(
-                    kind=KIND,
-                    generated_at=started,
-                    by=user,
-                    client_id=item.client_id,
-                    episode_id=item.episode_id,
-                    period=(item.admitted_on, period_end),
-                    purpose=purpose,
-                    recipient=recipient,
-                    batch_id=batch_id,
-                )
-                sink.add(item, row, record.produce(session, row))
-            except Exception as exc:
-                raise _Stopped(n, len(clients), item.mrn) from exc
-            if n % every == 0 or n == len(clients):
-                _progress(session, batch_id, n)
-                session.commit()
-                time.sleep(pause)
+    period_end = local_date(job.started)
+    for n, item in enumerate(clients, start=1):
+        try:
+            sink.add(item, *_print_one(session, job, item, period_end))
+        except Exception as exc:
+            raise _Stopped(n, len(clients), item.mrn) from exc
+        if n % every == 0 or n == len(clients):
+            _progress(session, job.id, n)
+            session.commit()
+            time.sleep(pause)
+
+
+def _print_one(
+    session: Session, job: _Job, item: Selected, period_end: date
+) -> tuple[PrintedReport, bytes]:
+    """One client's report: for use within the program, or (a recipient set) released through
+    the one disclosure path, which decides on the client's consent again, closes the PDF with
+    it and writes the accounting entry."""
+    if job.recipient:
+        release = consents.disclose(
+            session,
+            session.get(Client, item.client_id),
+            recipient=job.recipient,
+            purpose=job.purpose,
+            information=consent_rules.PROGRESS_REPORT,
+            period=(item.admitted_on, period_end),
+            by=job.by,
+            now=job.started,
+            today=period_end,
+            batch_id=job.id,
+        )
+        return release.report, release.data
+    row = record.draft(
+        kind=KIND,
+        generated_at=job.started,
+        by=job.by,
+        client_id=item.client_id,
+        episode_id=item.episode_id,
+        period=(item.admitted_on, period_end),
+        purpose=job.purpose,
+        batch_id=job.id,
+    )
+    return row, record.produce(session, row)
+
+
+def _store(session: Session, batch_id: int, output: str, out: BinaryIO) -> None:
+    """The finished file into the database, with the batch marked done and its SHA-256: one
+    transaction, so a reader sees a done batch with its file or a running one without."""
+    out.seek(0)
+    content = out.read()
     batch = session.get(ReportBatch, batch_id)
     batch.status, batch.finished_at = "done", utcnow()
-    batch.file_name, batch.sha256 = target.name, file_sha256(target)
-    session.commit()
+    batch.file_name = f"batch-{batch_id}.{_extension(output)}"
+    batch.sha256 = hashlib.sha256(content).hexdigest()
+    session.add(ReportBatchFile(batch_id=batch_id, content=content, size=len(content)))
 
 
 class _Stopped(Exception):
@@ -349,6 +478,11 @@ def _message(exc: Exception, batch_id: int) -> str:
     if isinstance(exc, BatchStopped):
         return str(exc)
     reference = f"The error is in the server log (batch {batch_id})."
+    if isinstance(exc, _Stopped) and isinstance(exc.__cause__, consents.Refused):
+        return (
+            f"Stopped at client {exc.n} of {exc.total} (MRN {exc.mrn}): no consent covers the "
+            f"release any more: {exc.__cause__} The {exc.n - 1} reports before it were recorded."
+        )
     if isinstance(exc, _Stopped):
         return (
             f"Stopped at client {exc.n} of {exc.total} (MRN {exc.mrn}): the report could not "
@@ -386,23 +520,31 @@ def _fail(session: Session, batch_id: int, message: str) -> None:
 
 def expire_stale(session: Session, *, now: datetime, batch_id: int | None = None) -> int:
     """Mark failed the queued or running batches that stopped advancing (their process was
-    restarted or killed) and remove their leftover temporary files. Returns how many."""
+    restarted or killed, or their job was lost with Redis). Returns how many."""
     minutes = int(current_app.config.get("BATCH_STALE_MINUTES", 10))
     stmt = sa.select(ReportBatch).where(
         ReportBatch.status.in_(ACTIVE), ReportBatch.updated_at < now - timedelta(minutes=minutes)
     )
     if batch_id is not None:
         stmt = stmt.where(ReportBatch.id == batch_id)
-    expired = [b for b in session.scalars(stmt) if not is_running_here(b.id)]
+    expired = [b for b in session.scalars(stmt) if not _alive(b)]
     for batch in expired:
         _fail(
             session,
             batch.id,
-            "Interrupted: the server restarted during the run. Start a new batch.",
+            "Interrupted: the server or its worker restarted before the batch finished. "
+            "Start a new batch.",
         )
-        for part in reports_folder().glob(f".batch-{batch.id}-*.part"):
-            part.unlink(missing_ok=True)
     return len(expired)
+
+
+def _alive(batch: ReportBatch) -> bool:
+    """Running in this process, or still waiting its turn in the queue (a worker busy with a
+    long batch leaves the next one queued and silent for a while)."""
+    if is_running_here(batch.id):
+        return True
+    app = current_app._get_current_object()
+    return batch.status == "queued" and runner(app) == "queue" and queue.waiting(app, batch.id)
 
 
 def recent(session: Session, limit: int = 10) -> list[ReportBatch]:
@@ -424,44 +566,15 @@ def _extension(output: str) -> str:
     return "zip" if output == "zip" else "pdf"
 
 
-def reports_folder() -> Path:
-    """instance/reports, owner access only. File names in it are made here, never taken from
-    a request."""
-    folder = Path(current_app.instance_path) / "reports"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder
-
-
-def batch_file(batch: ReportBatch) -> Path | None:
-    """The finished file of a done batch, if it is still there."""
+def batch_file(session: Session, batch: ReportBatch) -> ReportBatchFile | None:
+    """The stored file of a done batch, its bytes not loaded (the column is deferred)."""
     if batch.status != "done":
         return None
-    path = reports_folder() / f"batch-{batch.id}.{_extension(batch.output)}"
-    return path if path.is_file() and path.name == batch.file_name else None
+    return session.get(ReportBatchFile, batch.id)
 
 
-@contextmanager
-def _atomic_file(target: Path) -> Iterator[BinaryIO]:
-    """Write to a private temporary file beside `target`, then rename it into place: readers
-    see the whole file or none, and a failure leaves nothing behind."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def file_name(batch: ReportBatch) -> str:
+    return f"progress-reports-batch-{batch.id}.{_extension(batch.output)}"
 
 
 @contextmanager

@@ -7,6 +7,8 @@ re-renders one on request to show whether the records behind it changed since.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 import secrets
 
@@ -32,6 +34,7 @@ from ..extensions import db
 from ..forms import attempt
 from ..orm import utcnow
 from ..policy import Perm, requires, scoped
+from ..privacy import consents
 from . import batch as services
 from . import record
 from .batch_forms import BatchForm, LogFilterForm
@@ -60,23 +63,39 @@ def new():
             else:
                 flash("This form was already sent; here is the batch it started.", "info")
             return redirect(url_for("batches.show", batch_id=batch_id))
+        _audit_refusals(form)
     if services.expire_stale(db.session, now=utcnow()):
         db.session.commit()
     return render_template("batches/new.html", form=form, recent=services.recent(db.session))
 
 
 def _request(form: BatchForm) -> tuple[int, bool]:
-    batch, created = services.request_batch(
-        db.session,
-        form.request_key.data,
-        form.selection(),
-        form.output.data,
-        form.purpose.data,
-        "",  # a batch is for internal use: releasing records outside goes through a consent
-        by=me(),
-        now=utcnow(),
-    )
+    try:
+        batch, created = services.request_batch(
+            db.session,
+            form.request_key.data,
+            form.selection(),
+            form.output.data,
+            form.purpose.data,
+            form.release_to(),  # a release: queued only if every client's consent covers it
+            by=me(),
+            now=utcnow(),
+        )
+    except services.BatchRefused as exc:  # each client by MRN above the form
+        form.form_errors.extend(exc.reasons)
+        form.refused = exc.refused
+        raise
     return batch.id, created
+
+
+def _audit_refusals(form: BatchForm) -> None:
+    """Each client a release was refused for, for the privacy officer: after the rollback of
+    the refused request, in a transaction of its own."""
+    refused = getattr(form, "refused", [])
+    for client, why in refused:
+        consents.audit_refusal(db.session, client, why.code, what="batch")
+    if refused:
+        db.session.commit()
 
 
 def _batch(batch_id: int) -> ReportBatch:
@@ -106,7 +125,7 @@ def show(batch_id: int):
             "batches/show.html",
             batch=batch,
             running=running,
-            ready=services.batch_file(batch) is not None,
+            ready=services.batch_file(db.session, batch) is not None,
             selection=services.describe(db.session, services.BatchFilter.from_json(batch.filters)),
         )
     )
@@ -118,20 +137,23 @@ def show(batch_id: int):
 @bp.get("/batches/<int:batch_id>/download")
 @requires(Perm.REPORT_BATCH)
 def download(batch_id: int):
+    """The finished file from the database (any app server can serve it), checked against
+    the SHA-256 recorded when the batch finished."""
     batch = _batch(batch_id)
-    path = services.batch_file(batch)
-    if path is None:
+    stored = services.batch_file(db.session, batch)
+    if stored is None:
         abort(404)
-    if services.file_sha256(path) != batch.sha256:
+    content = stored.content
+    if hashlib.sha256(content).hexdigest() != batch.sha256:
         logger.error("report batch %s: the file no longer matches its SHA-256", batch.id)
         abort(409)
     audit(db.session, "report.batch_downloaded", target=batch, detail={"sha256": batch.sha256})
     db.session.commit()
     response = send_file(
-        path,
+        io.BytesIO(content),
         mimetype=services.MIMETYPES[batch.output],
         as_attachment=True,
-        download_name=f"progress-reports-batch-{batch_id}{path.suffix}",
+        download_name=services.file_name(batch),
         conditional=False,
         etag=False,
         max_age=0,

@@ -25,7 +25,7 @@ from casemgr.domain.roles import Role
 from casemgr.episodes import services as episodes
 from casemgr.extensions import db
 from casemgr.printing import batch, record
-from casemgr.printing.models import PrintedReport, ReportBatch
+from casemgr.printing.models import PrintedReport, ReportBatch, ReportBatchFile
 from tests.clients_helpers import NOW, TODAY
 from tests.printing.batch_helpers import (
     batch_id_of,
@@ -67,8 +67,10 @@ def clinic(make, frozen):
     return SimpleNamespace(manager=manager, counselor=counselor)
 
 
-def folder(app) -> Path:
-    return Path(app.instance_path) / "reports"
+def stored(batch_id: int) -> bytes:
+    """The batch file as the database holds it."""
+    table = ReportBatchFile.__table__
+    return db.session.scalar(sa.select(table.c.content).where(table.c.batch_id == batch_id))
 
 
 def count(model, *where) -> int:
@@ -91,11 +93,12 @@ def test_a_batch_of_20_clients_gives_a_zip_of_20_recorded_pdfs_and_a_manifest(
     assert all((r.purpose, r.recipient) == ("Payer review", "") for r in rows)
     assert all((r.period_start.isoformat(), r.period_end) == ("2026-11-01", TODAY) for r in rows)
 
-    path = folder(app) / job.file_name
+    data = stored(job.id)
     assert job.file_name == f"batch-{job.id}.zip"
-    assert path.stat().st_mode & 0o777 == 0o600
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == job.sha256
-    with zipfile.ZipFile(path) as archive:
+    assert hashlib.sha256(data).hexdigest() == job.sha256
+    assert db.session.get(ReportBatchFile, job.id).size == len(data)
+    assert not (Path(app.instance_path) / "reports").exists()  # nothing on this server's disk
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
         assert len(names) == 21 and names[-1] == "manifest.csv"
         manifest = list(csv.DictReader(io.StringIO(archive.read("manifest.csv").decode())))
@@ -123,7 +126,7 @@ def test_the_combined_pdf_holds_every_clients_recorded_pages_in_order(app, clien
     auth.login(clinic.manager)
     job = db.session.get(ReportBatch, batch_id_of(submit(client, output="combined")))
     assert job.status == "done" and job.file_name == f"batch-{job.id}.pdf"
-    combined = pdf_pages_text((folder(app) / job.file_name).read_bytes())
+    combined = pdf_pages_text(stored(job.id))
     rows = reports_of(job.id)
     assert len(combined) >= 20 and len(combined) == sum(r.pages for r in rows)
     # Each client's pages are exactly the pages recorded (and hashed) for that client.
@@ -161,9 +164,16 @@ def test_a_download_of_an_altered_file_is_refused(app, client, auth, clinic):
     clients(clinic.manager, clinic.counselor, 1)
     auth.login(clinic.manager)
     job = db.session.get(ReportBatch, batch_id_of(submit(client)))
-    path = folder(app) / job.file_name
-    path.write_bytes(path.read_bytes() + b"x")
+    table = ReportBatchFile.__table__
+    db.session.execute(
+        sa.update(table).where(table.c.batch_id == job.id).values(content=stored(job.id) + b"x")
+    )
+    db.session.commit()
     assert client.get(f"/print/batches/{job.id}/download").status_code == 409
+    db.session.execute(sa.delete(table).where(table.c.batch_id == job.id))
+    db.session.commit()
+    assert client.get(f"/print/batches/{job.id}/download").status_code == 404
+    assert "no longer on the server" in client.get(f"/print/batches/{job.id}").text
 
 
 def test_downloads_of_missing_or_unfinished_batches_answer_404(app, client, auth, clinic):
@@ -330,14 +340,11 @@ def test_a_batch_cut_off_by_a_restart_is_marked_failed(app, client, auth, clinic
     )
     db.session.add(job)
     db.session.commit()
-    folder(app).mkdir(parents=True, exist_ok=True)
-    leftover = folder(app) / f".batch-{job.id}-abc.part"
-    leftover.write_bytes(b"partial")
     auth.login(clinic.manager)
     page = client.get(f"/print/batches/{job.id}")
     assert "Interrupted" in page.text and "Refresh" not in page.headers
     db.session.expire_all()
-    assert job.status == "failed" and not leftover.exists()
+    assert job.status == "failed" and count(ReportBatchFile) == 0
 
 
 def test_a_failure_marks_the_batch_failed_and_leaves_no_partial_file(app, client, auth, clinic):
@@ -353,7 +360,8 @@ def test_a_failure_marks_the_batch_failed_and_leaves_no_partial_file(app, client
         assert len(reports_of(job.id)) == 2
         page = client.get(f"/print/batches/{job.id}").text
         assert "Stopped at client 3 of 5" in page and "Download" not in page
-    assert list(folder(app).iterdir()) == []  # no batch file, no temporary file
+    assert count(ReportBatchFile) == 0  # a failed batch stores no file
+    assert not (Path(app.instance_path) / "reports").exists()
     statuses = db.session.scalars(
         sa.select(AuditEvent.detail).where(AuditEvent.action == "report_batches.updated")
     ).all()
@@ -465,7 +473,7 @@ def test_a_batch_with_the_real_progress_report(app, client, auth, clinic, monkey
     auth.login(clinic.manager)
     job = db.session.get(ReportBatch, batch_id_of(submit(client, output="combined")))
     assert job.status == "done", job.error
-    pages = pdf_pages_text((folder(app) / job.file_name).read_bytes())
+    pages = pdf_pages_text(stored(job.id))
     assert len(pages) == sum(r.pages for r in reports_of(job.id)) >= 3
     assert all("42 CFR part 2" in text for text in pages)
     expected = []
@@ -499,3 +507,36 @@ def test_the_pdf_joiner_renumbers_references_but_not_text_and_refuses_other_layo
     assert uris == [f"https://example.org/{label}" for label in labels]
     with pytest.raises(ValueError):
         batch._PdfJoin(io.BytesIO()).add(None, None, b"%PDF-1.4 not really\nstartxref\n0\n")
+
+
+def test_the_status_page_and_the_form_never_load_the_file_bytes(
+    app, client, auth, clinic, count_queries
+):
+    clients(clinic.manager, clinic.counselor, 2)
+    auth.login(clinic.manager)
+    job_id = batch_id_of(submit(client, output="combined"))
+    with count_queries() as queries:
+        assert "Download the combined PDF" in client.get(f"/print/batches/{job_id}").text
+        assert client.get("/print/batches/new").status_code == 200
+    reads = [s for s in queries.statements if "report_batch_files" in s]
+    assert reads and not any("content" in s for s in reads)
+
+
+def test_a_failure_while_storing_the_file_leaves_no_file_and_no_done_batch(
+    app, client, auth, clinic, monkeypatch
+):
+    clients(clinic.manager, clinic.counselor, 2)
+    store = batch._store
+
+    def store_then_fail(*args):
+        store(*args)
+        db.session.flush()  # the file row was written in this transaction...
+        raise OSError("disk gone")  # ...which then fails before its commit
+
+    monkeypatch.setattr(batch, "_store", store_then_fail)
+    auth.login(clinic.manager)
+    job = db.session.get(ReportBatch, batch_id_of(submit(client)))
+    assert (job.status, job.sha256, job.file_name) == ("failed", "", "")
+    assert "could not be written" in job.error
+    assert count(ReportBatchFile) == 0
+    assert client.get(f"/print/batches/{job.id}/download").status_code == 404
