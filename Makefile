@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 export FLASK_APP := casemgr
 
-.PHONY: run test test-browser lint format check-migrations clean-venv
+.PHONY: run test test-browser lint format check-migrations clean-venv bench loadtest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,19 @@ test: $(VENV)/.installed-test
 ## test-browser: only the real-browser tests (needs Debian's chromium package)
 test-browser: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m browser tests/browser $(PYTEST_ARGS)
+
+## bench: the benchmark harness (bench/README.md): floor vs pages on SQLite then PostgreSQL
+## (BENCH_DB=sqlite|postgresql|both, BENCH_CLIENTS=50000, BENCH_SECONDS=10); needs Debian's wrk
+bench: $(VENV)/.installed
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || \
+		{ echo "make bench needs wrk: apt-get install -y wrk"; exit 2; }
+	timeout $${BENCH_TIMEOUT:-7200} $(BIN)/python bench/run.py
+
+## loadtest: 50 simulated staff for 2 minutes against gunicorn -w 2, then every acknowledged
+## write checked in the database (bench/loadtest.py; LOADTEST_ARGS="--database-url postgresql+psycopg://…")
+loadtest: $(VENV)/.installed
+	timeout $${LOADTEST_TIMEOUT:-1800} $(BIN)/python bench/loadtest.py $(LOADTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check casemgr tests migrations bench

@@ -57,6 +57,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(Exception, _unexpected)
     app.after_request(_security_headers)
+    # Registered after db.init_app, so it runs before Flask-SQLAlchemy's own teardown.
+    app.teardown_appcontext(_end_session)
     log.addFilter(_ROW_VALUES)  # once: the same filter object is not added twice
 
 
@@ -139,6 +141,20 @@ def _unexpected(exc: Exception) -> tuple[str, int]:
         "tell your administrator the reference below.",
         anonymous=True,
     )
+
+
+def _end_session(exc: BaseException | None) -> None:
+    """Close the request's session. When the database went away during the request, the
+    closing ROLLBACK fails after the response was made and the worker would answer a bare
+    500 instead of it; the connection is already invalidated, so the session is dropped and
+    the next request reconnects (pool_pre_ping)."""
+    try:
+        db.session.remove()
+    except DBAPIError as err:
+        if not err.connection_invalidated:
+            raise
+        log.error("database connection lost (request %s)", g.get("request_id"))
+        db.session.registry.clear()
 
 
 def _security_headers(response: Response) -> Response:
