@@ -3,6 +3,7 @@ colleague witnessing, scores COWS with vitals, and the board shows all of it."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -62,7 +63,7 @@ def give_witnessed_dose(page: Page, slot: str) -> None:
     expect(page.get_by_role("status")).to_contain_text("Methadone")
 
 
-def score_cows(page: Page) -> None:
+def score_cows(page: Page, heart_rate: str = "118") -> None:
     main_nav(page).get_by_role("link", name="Detox board").click()
     casey_row(page).get_by_role("link", name="Record COWS for Casey Demo-Marchetti").click()
     for item, score in COWS_SCORES.items():
@@ -70,7 +71,7 @@ def score_cows(page: Page) -> None:
     page.get_by_label("Heart rate").fill("900")  # refused: not a heart rate
     page.get_by_role("button", name="Record COWS").click()
     expect(page.locator("#heart_rate-error")).to_be_visible()
-    page.get_by_label("Heart rate").fill("118")
+    page.get_by_label("Heart rate").fill(heart_rate)
     page.get_by_label("Systolic").fill("150")
     page.get_by_label("Diastolic").fill("92")
     page.get_by_role("button", name="Record COWS").click()
@@ -95,3 +96,28 @@ def test_nurse_gives_a_witnessed_dose_scores_cows_and_sees_the_board(
     expect(row.locator("[data-vital=heart_rate]")).to_contain_text("118")
     expect(row).to_contain_text("Last dose: Methadone 10 mg")
     check_accessibility(page, "detox-board")
+
+
+@pytest.mark.browser
+def test_nurse_voids_an_assessment_entered_in_error_and_the_board_forgets_it(
+    page: Page, live_server: str
+) -> None:
+    """Entered on the wrong client: the nurse voids it with a reason. It stays in the
+    summary, struck through and signed, and the board's score and vitals no longer use it."""
+    sign_in(page, live_server, "demo-nurse")
+    score_cows(page, heart_rate="131")
+    main_nav(page).get_by_role("link", name="Detox board").click()
+    expect(casey_row(page).locator("[data-vital=heart_rate]")).to_contain_text("131")
+    casey_row(page).get_by_role("link", name="Demo-Marchetti, Casey").click()
+    page.get_by_role("link", name=re.compile(r"^Void COWS of")).first.click()
+    page.get_by_label("Reason").fill("oops")  # too short to say why
+    page.get_by_role("button", name=re.compile(r"^Void ")).click()
+    expect(page.locator("#reason-error")).to_be_visible()
+    page.get_by_label("Reason").fill("Scored for the wrong client in the next bed")
+    check_accessibility(page, "void-assessment")
+    page.get_by_role("button", name=re.compile(r"^Void ")).click()
+    expect(page.get_by_role("status")).to_contain_text("voided")
+    expect(page.locator("tr.voided").first).to_contain_text("Scored for the wrong client")
+    expect(page.locator("tr.voided").first).to_contain_text("Voided by")
+    main_nav(page).get_by_role("link", name="Detox board").click()
+    expect(casey_row(page)).not_to_contain_text("131")  # the vitals come from a live one
