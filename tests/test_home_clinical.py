@@ -160,6 +160,87 @@ def test_manager_census_counts_by_phase_and_level_of_care(client, auth, make, ma
     assert "Recent failed sign-ins" in page
 
 
+_OPEN = ("intake", "detox", "rehab", "aftercare")
+
+
+def test_manager_census_figures_are_those_of_the_census_rows_on_any_day(app, make, manager):
+    """The home panel counts in the database (census.tally); the census report and export
+    load the rows (census.census). Same phase of the day, level, scope and discharges."""
+    from flask_login import login_user
+
+    from casemgr.episodes.census import census
+    from casemgr.home import services
+    from casemgr.privacy.models import ClientRestriction
+    from casemgr.timefmt import facility_tz
+
+    counselor = make.user(Role.COUNSELOR)
+    admitted(manager, counselor, Phase.INTAKE, legal_last_name="Intake")
+    _, detox = admitted(manager, None, Phase.DETOX, legal_last_name="Detox")
+    _, rehab = admitted(manager, counselor, Phase.REHAB, legal_last_name="Rehab")
+    admitted(manager, counselor, Phase.AFTERCARE, legal_last_name="After")
+    _, gone = admitted(manager, counselor, Phase.REHAB, legal_last_name="Gone")
+    hidden, _ = admitted(manager, counselor, Phase.REHAB, legal_last_name="Hidden")
+    set_level(manager, detox, "3.7-WM")
+    set_level(manager, rehab, "3.5", Setting.RESIDENTIAL)
+    discharge(manager, gone, date(2026, 11, 20))
+    db.session.add(
+        ClientRestriction(
+            client_id=hidden.id, user_id=manager.id, reason="Cousin", by_id=manager.id
+        )
+    )
+    db.session.commit()
+
+    def figures(on: date) -> tuple[int, dict[str, int], dict[str, int]]:
+        s = services.census_figures(db.session, manager, on, facility_tz())
+        assert s == services.census_summary(census(db.session, on, facility_tz()))
+        return s.total, {p.value: n for p, n in s.by_phase}, {c: n for c, _, n in s.by_level}
+
+    with app.test_request_context():
+        login_user(manager)
+        # admitted() moves on 2, 3 and 4 November at 12:00 UTC (07:00 at the facility).
+        assert figures(date(2026, 10, 31)) == (0, dict.fromkeys(_OPEN, 0), {})
+        assert figures(date(2026, 11, 1)) == (
+            5,
+            {"intake": 5, "detox": 0, "rehab": 0, "aftercare": 0},
+            {"3.5": 1, "3.7-WM": 1, "none": 3},
+        )
+        assert figures(date(2026, 11, 3)) == (
+            5,
+            {"intake": 1, "detox": 1, "rehab": 3, "aftercare": 0},
+            {"3.5": 1, "3.7-WM": 1, "none": 3},
+        )
+        assert figures(TODAY) == (
+            4,
+            {"intake": 1, "detox": 1, "rehab": 1, "aftercare": 1},
+            {"3.5": 1, "3.7-WM": 1, "none": 2},
+        )
+
+
+def test_manager_home_queries_do_not_grow_with_the_census(
+    client, auth, make, manager, count_queries
+):
+    counselor = make.user(Role.COUNSELOR)
+
+    def more(start: int) -> None:
+        for i, phase in enumerate((Phase.INTAKE, Phase.DETOX, Phase.REHAB, Phase.AFTERCARE)):
+            _, episode = admitted(manager, counselor, phase, legal_last_name=f"Census{start + i}")
+            set_level(manager, episode, "3.5", Setting.RESIDENTIAL)
+
+    more(0)
+    with frozen():
+        auth.login(manager)
+        client.get("/home/clinic_manager")
+        with count_queries() as few:
+            client.get("/home/clinic_manager")
+        more(10)
+        more(20)
+        client.get("/home/clinic_manager")
+        with count_queries() as many:
+            page = client.get("/home/clinic_manager").text
+    assert "<strong>12</strong> clients in treatment" in section(page, "census-h")
+    assert many.count == few.count
+
+
 def test_manager_sees_admissions_and_discharges_this_month(client, auth, manager):
     october, _ = admit_on(manager, date(2026, 10, 5), legal_last_name="October")
     _, left_in_october = admit_on(manager, date(2026, 10, 1), legal_last_name="Leftoct")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
@@ -20,6 +21,7 @@ from ..domain.roles import Role
 from ..domain.sessions import PRESENT
 from ..episodes.census import CensusRow
 from ..episodes.census import counts as census_counts
+from ..episodes.census import tally as census_tally
 from ..episodes.models import Discharge, Episode, LevelOfCareSpan, PhaseChange
 from ..notes.models import ClinicalSession
 from ..plans.models import TreatmentPlan
@@ -340,15 +342,37 @@ class CensusSummary:
     by_level: list[tuple[str, str, int]]  # code, name, count; code "none" when not recorded
 
 
-def census_summary(rows: list[CensusRow]) -> CensusSummary:
-    tally = census_counts(rows)
-    names = {r.level.code: level_name(r.level.code_system, r.level.code) for r in rows if r.level}
-    levels = sorted(
-        ((code, names.get(code, "Not recorded"), n) for code, n in tally["level"].items()),
+def _summary(phases: Counter, levels: Counter, names: dict[str, str]) -> CensusSummary:
+    """Counts by phase value and by level code ("none" when not recorded), and level names."""
+    by_level = sorted(
+        ((code, names.get(code, "Not recorded"), n) for code, n in levels.items()),
         key=lambda item: (item[0] == "none", item[0]),
     )
-    phases = [(p, tally["phase"].get(p.value, 0)) for p in Phase if p in OPEN_PHASES]
-    return CensusSummary(total=len(rows), by_phase=phases, by_level=levels)
+    by_phase = [(p, phases.get(p.value, 0)) for p in Phase if p in OPEN_PHASES]
+    return CensusSummary(total=sum(phases.values()), by_phase=by_phase, by_level=by_level)
+
+
+def census_summary(rows: list[CensusRow]) -> CensusSummary:
+    """The figures of census rows already loaded (the facility census report lists them)."""
+    tally = census_counts(rows)
+    names = {r.level.code: level_name(r.level.code_system, r.level.code) for r in rows if r.level}
+    return _summary(tally["phase"], tally["level"], names)
+
+
+def census_figures(session: Session, user: User, on: date, tz: tzinfo) -> CensusSummary:
+    """The manager's census panel: the same figures, counted in the database. The panel
+    lists nobody, so no client or episode row is loaded."""
+    phases: Counter[str] = Counter()
+    levels: Counter[str] = Counter()
+    names: dict[str, str] = {}
+    for t in census_tally(session, on, tz, user):
+        phases[t.phase.value] += t.n
+        if t.code is None:
+            levels["none"] += t.n
+        else:
+            levels[t.code] += t.n
+            names[t.code] = level_name(t.code_system or "", t.code)
+    return _summary(phases, levels, names)
 
 
 @dataclass(frozen=True)

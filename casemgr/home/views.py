@@ -8,7 +8,6 @@ from ..aftercare import services as aftercare
 from ..audit import services as audit_services
 from ..auth.web import me
 from ..domain.roles import Role
-from ..episodes.census import census
 from ..extensions import db
 from ..notes import queries as notes
 from ..orm import utcnow
@@ -78,7 +77,7 @@ def _manager() -> dict[str, Any]:
         "roster": services.roster(db.session),
         "counts": services.staff_counts(db.session),
         "failed": services.recent_failed_sign_ins(db.session),
-        "census": services.census_summary(census(db.session, on, facility_tz())),
+        "census": services.census_figures(db.session, user, on, facility_tz()),
         "flow": services.month_flow(db.session, user, on),
         "past_planned": services.overdue(db.session, user, on),
         "unassigned": services.unassigned(db.session, user, on),
