@@ -88,11 +88,26 @@ def run_migrations_online():
 
     connectable = get_engine()
 
+    applied = []
+
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        context.configure(
+            connection=connection,
+            target_metadata=get_metadata(),
+            on_version_apply=lambda **kw: applied.append(kw["step"]),
+            **conf_args,
+        )
 
         with context.begin_transaction():
             context.run_migrations()
+
+        if applied and connection.dialect.name == "sqlite":
+            # SQLite's advice after a schema change: new indexes have no statistics, and
+            # SQLite < 3.46 would only find that out an hour into a worker's life (see
+            # orm.configure_sqlite). Sampled (analysis_limit), so cheap on a large file.
+            # PostgreSQL's autovacuum analyses by itself.
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
 
 
 if context.is_offline_mode():

@@ -107,6 +107,19 @@ def test_the_audit_chain_holds_one_event_for_the_load(loaded):
     assert json.loads(event.detail)["rows"]["notes"] == loaded.counts["notes"]
 
 
+def test_the_load_leaves_planner_statistics(loaded):
+    """Without them SQLite picked an index over every open check-in for one counselor's due
+    check-ins (2.8 s at 50,000 clients; 0.1 ms once analysed)."""
+    if db.engine.dialect.name == "sqlite":
+        stats = "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'check_ins'"
+    else:
+        stats = (
+            "SELECT count(*) FROM pg_stats "
+            "WHERE schemaname = current_schema() AND tablename = 'check_ins'"
+        )
+    assert db.session.execute(sa.text(stats)).scalar() > 0
+
+
 def test_later_intakes_continue_the_mrn_and_id_sequences(loaded, make):
     actor = make.user()
     client = clients.register(db.session, sheet(), actor=actor, today=today())

@@ -1,6 +1,7 @@
 """Configuration sources, generated secrets, SQLite connection settings, time display."""
 
 import os
+import sqlite3
 import stat
 import threading
 from datetime import UTC, datetime
@@ -8,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from casemgr import create_app
+from casemgr import create_app, orm
 from casemgr.extensions import db
 from casemgr.timefmt import format_datetime
 from tests.conftest import TEST_CONFIG
@@ -99,6 +100,52 @@ def test_every_sqlite_connection_gets_the_pragmas(app):
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        assert conn.exec_driver_sql("PRAGMA analysis_limit").scalar() == orm.ANALYSIS_LIMIT
+
+
+def _traced_sqlite_engine(path, statements: list[str]) -> sa.Engine:
+    """A file engine set up like the app's, recording every statement SQLite runs, pragmas
+    issued on the driver connection included."""
+
+    def connect():
+        raw = sqlite3.connect(path, check_same_thread=False)
+        raw.set_trace_callback(statements.append)
+        return raw
+
+    engine = sa.create_engine(f"sqlite:///{path}", creator=connect)  # a QueuePool, as the app
+    orm.configure_sqlite(engine, 5000)
+    return engine
+
+
+def test_sqlite_statistics_are_kept_fresh(tmp_path, monkeypatch):
+    """PRAGMA optimize with 0x10002 on the process's first connection only, then plain
+    optimize at most once per OPTIMIZE_EVERY_S on checkout, which analyses a queried table
+    whose index has no statistics."""
+    statements: list[str] = []
+    engine = _traced_sqlite_engine(str(tmp_path / "stats.db"), statements)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, k INTEGER)")
+        conn.exec_driver_sql("CREATE INDEX ix_t_k ON t (k)")
+        conn.execute(sa.text("INSERT INTO t (k) VALUES (:k)"), [{"k": n % 7} for n in range(50)])
+    assert statements.count("PRAGMA optimize = 0x10002") == 1
+    engine.dispose()  # the next checkout opens a new connection
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT id FROM t WHERE k = 3").all()
+    assert statements.count("PRAGMA optimize = 0x10002") == 1
+    assert "PRAGMA optimize" not in statements  # not due for an hour
+
+    monkeypatch.setattr(orm, "OPTIMIZE_EVERY_S", 0.0)
+    with engine.connect() as conn:
+        assert "PRAGMA optimize" in statements
+        assert conn.exec_driver_sql("SELECT idx FROM sqlite_stat1 WHERE tbl = 't'").all()
+    engine.dispose()
+
+
+def test_a_failed_optimize_does_not_fail_the_connection(caplog):
+    raw = sqlite3.connect(":memory:")
+    raw.close()  # any sqlite3.Error will do: a busy database raises OperationalError
+    orm._optimize(raw, "PRAGMA optimize")
+    assert "PRAGMA optimize skipped" in caplog.text
 
 
 @pytest.mark.skipif(backend() != "sqlite", reason="SQLite connection settings")

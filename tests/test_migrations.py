@@ -64,6 +64,15 @@ def test_upgrade_creates_the_chain_head_and_append_only_guards(empty_app):
             conn.execute(sa.text("DELETE FROM audit_events"))
 
 
+@pytest.mark.skipif(databases.backend() != "sqlite", reason="SQLite planner statistics")
+def test_an_upgrade_analyses_sqlite(empty_app):
+    """New indexes get statistics at once (SQLite < 3.46's optimize would not see them until
+    a connection had queried their tables)."""
+    upgrade()
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_stat1").scalar() > 0
+
+
 def test_models_match_the_migrated_schema(empty_app):
     upgrade()
     inspector = sa.inspect(db.engine)

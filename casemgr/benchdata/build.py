@@ -21,7 +21,7 @@ from ..domain.errors import DomainError
 from ..mar.models import Drug
 from . import network as staffing
 from .generate import ClientBuilder, client_states
-from .load import Writer, advance_sequences, load_pragmas, next_ids
+from .load import Writer, advance_sequences, analyze, load_pragmas, next_ids
 from .rows import Ids, Rows
 from .timeline import Context
 
@@ -78,6 +78,7 @@ def build(
         _clients(conn, rng, ctx, mix, writer, progress)
         advance_sequences(conn)
         conn.commit()
+        analyze(conn)
     _finish(session, options, writer.counts)
     return Outcome(dict(writer.counts), ctx.network, mix)
 

@@ -35,7 +35,8 @@ class WithdrawalAssessment(Audited, Voidable, TimestampMixin, db.Model):
     band: Mapped[str] = mapped_column(sa.String(20))
     assessed_at: Mapped[datetime]
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
-    nurse_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    # Indexed for the nurse/physician chart scope (policy._detox_and_documented).
+    nurse_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     reason: Mapped[str] = mapped_column(sa.String(16))
     backdate_reason: Mapped[str] = mapped_column(sa.String(300), default="")
     systolic: Mapped[int | None]

@@ -39,11 +39,12 @@ class Episode(Audited, TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(sa.ForeignKey("clients.id"), index=True)
     number: Mapped[int]
-    admitted_on: Mapped[date]
+    # The manager home's month flow counts admissions and discharges by date range.
+    admitted_on: Mapped[date] = mapped_column(index=True)
     phase: Mapped[Phase] = mapped_column(str_enum(Phase), default=Phase.INTAKE, index=True)
     phase_started_on: Mapped[date]
     primary_counselor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
-    discharged_on: Mapped[date | None]
+    discharged_on: Mapped[date | None] = mapped_column(index=True)
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -113,7 +114,8 @@ class PhaseChange(Audited, db.Model):
     to_phase: Mapped[Phase] = mapped_column(str_enum(Phase))
     effective_at: Mapped[datetime]
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
-    by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    # Indexed for the nurse/physician chart scope (policy._detox_and_documented: who moved it).
+    by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     reason: Mapped[str] = mapped_column(sa.String(500))
     backdate_reason: Mapped[str] = mapped_column(sa.String(500), default="")
 
@@ -140,7 +142,8 @@ class LevelOfCareSpan(Audited, db.Model):
     code: Mapped[str] = mapped_column(sa.String(16))
     started_on: Mapped[date]
     ended_on: Mapped[date | None]
-    by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    # Indexed for the nurse/physician chart scope (policy._detox_and_documented).
+    by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     episode: Mapped[Episode] = relationship(back_populates="levels_of_care")

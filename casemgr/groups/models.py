@@ -23,6 +23,9 @@ group_facilitators = sa.Table(
     db.metadata,
     sa.Column("group_id", sa.ForeignKey("groups.id"), primary_key=True),
     sa.Column("user_id", sa.ForeignKey("users.id"), primary_key=True),
+    # The primary key leads with group_id; a facilitator's groups (the counselor's chart scope,
+    # policy._facilitated_clients) are looked up by user.
+    sa.Index("ix_group_facilitators_user_id", "user_id"),
 )
 
 

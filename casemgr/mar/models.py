@@ -82,11 +82,13 @@ class MedicationOrder(Audited, TimestampMixin, db.Model):
     indication: Mapped[str] = mapped_column(sa.String(200), default="")
     starts_at: Mapped[datetime]
     stops_at: Mapped[datetime | None]
-    ordered_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))  # the physician
+    # The physician; indexed for the prescriber's chart scope (policy._detox_and_documented).
+    ordered_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     entered_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     verbal: Mapped[bool] = mapped_column(default=False)
     cosigned_at: Mapped[datetime | None]
-    discontinued_at: Mapped[datetime | None]
+    # The chart scope looks up the orders still running (IS NULL) among every order ever written.
+    discontinued_at: Mapped[datetime | None] = mapped_column(index=True)
     discontinued_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     discontinue_reason: Mapped[str] = mapped_column(sa.String(300), default="")
     version: Mapped[int] = mapped_column(default=1)

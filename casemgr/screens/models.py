@@ -25,7 +25,8 @@ class DrugScreen(Audited, Voidable, TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     episode_id: Mapped[int] = mapped_column(sa.ForeignKey("episodes.id"), index=True)
     collected_at: Mapped[datetime] = mapped_column(index=True)
-    collector_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    # Indexed for the nurse/physician chart scope (policy._detox_and_documented).
+    collector_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     specimen_type: Mapped[str] = mapped_column(sa.String(16), default="urine")
     observed: Mapped[bool] = mapped_column(default=False)
     temperature_in_range: Mapped[bool | None]
