@@ -13,7 +13,7 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 
 from ..domain import aftercare as aftercare_rules
-from ..domain.notes import NoteFormat, content_hash, is_late
+from ..domain.notes import PROMPTS, NoteFormat, content_hash, is_late
 from ..domain.phases import Phase
 from ..domain.plans import review_due
 from ..domain.withdrawal import COWS, pulse_score, score_cows
@@ -330,7 +330,7 @@ def signed_content(client_id: int, visit: dict, note: dict, sections: dict) -> d
         "author_id": note["author_id"],
         "format": note["format"],
         "sections": sections,
-        "prompts": {name: note[name] for name in _PROMPTS},
+        "prompts": {name: note[name] for name in PROMPTS},
         "objectives": [],
         "late_entry": note["late_entry"],
         "signer": {
@@ -340,18 +340,6 @@ def signed_content(client_id: int, visit: dict, note: dict, sections: dict) -> d
             "at": note["signed_at"].isoformat(timespec="seconds"),
         },
     }
-
-
-_PROMPTS = (
-    "cravings",
-    "use_since_last",
-    "triggers",
-    "screen_reviewed",
-    "medication_adherence",
-    "sober_supports",
-    "meetings_attended",
-    "safety_risk",
-)
 
 
 _SECTION_TEXTS = {

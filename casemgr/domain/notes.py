@@ -35,6 +35,20 @@ FORMAT_LABELS = {
     NoteFormat.GROUP: "Group participation",
 }
 
+# The structured prompts every individual note may answer besides its sections (cravings,
+# use since last session...): one list for the form, the service, the signed content and the
+# synthetic data, so a new prompt cannot be left out of the content hash.
+PROMPTS = (
+    "cravings",
+    "use_since_last",
+    "triggers",
+    "screen_reviewed",
+    "medication_adherence",
+    "sober_supports",
+    "meetings_attended",
+    "safety_risk",
+)
+
 # Each format's sections, in order: (key, label, prompt).
 SECTIONS: dict[NoteFormat, tuple[tuple[str, str, str], ...]] = {
     NoteFormat.SOAP: (

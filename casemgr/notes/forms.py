@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 
 from ..choices import choices
 from ..domain import sessions as codes
-from ..domain.notes import SECTION_MAX, SECTIONS, NoteFormat
+from ..domain.notes import PROMPTS, SECTION_MAX, SECTIONS, NoteFormat
 from ..forms import VersionField, no_control_chars
 from ..timefmt import today as facility_today
 from .models import ClinicalSession, Note
@@ -35,16 +35,6 @@ DEFAULT_TYPE = {
     NoteFormat.NURSING: "nursing",
     NoteFormat.CASE_MANAGEMENT: "case_management",
 }
-PROMPTS = (
-    "cravings",
-    "use_since_last",
-    "triggers",
-    "screen_reviewed",
-    "medication_adherence",
-    "sober_supports",
-    "meetings_attended",
-    "safety_risk",
-)
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -253,16 +253,7 @@ def _apply(session: Session, note: Note, content: NoteContent) -> None:
         if getattr(content, name) not in ("", *dict(codes)):
             raise DomainError("Choose one of the listed values.", name)
     note.sections_json = json.dumps(sections, sort_keys=True, ensure_ascii=False)
-    for name in (
-        "cravings",
-        "use_since_last",
-        "triggers",
-        "screen_reviewed",
-        "medication_adherence",
-        "sober_supports",
-        "meetings_attended",
-        "safety_risk",
-    ):
+    for name in rules.PROMPTS:
         value = getattr(content, name)
         setattr(note, name, value.strip() if isinstance(value, str) else value)
     note.objectives = _objectives(session, note.session.episode_id, content.objective_ids)
@@ -392,19 +383,7 @@ def signed_content(note: Note) -> dict:
         "author_id": note.author_id,
         "format": note.format.value,
         "sections": note.sections,
-        "prompts": {
-            name: getattr(note, name)
-            for name in (
-                "cravings",
-                "use_since_last",
-                "triggers",
-                "screen_reviewed",
-                "medication_adherence",
-                "sober_supports",
-                "meetings_attended",
-                "safety_risk",
-            )
-        },
+        "prompts": {name: getattr(note, name) for name in rules.PROMPTS},
         "objectives": sorted(o.lineage for o in note.objectives),
         "late_entry": note.late_entry,
         "signer": {
