@@ -124,12 +124,12 @@ def bench_one(kind: str, opts: dict) -> dict:
             **scenarios._timings(sign_ins),
         }
         anonymous = Browser(app.base)
-        todo = scenarios.pages(browsers, targets) + scenarios.writes(browsers, targets)
-        todo += [scenarios.signin(anonymous, targets.signin, state["password"])]
-        todo = [s for s in todo if wanted(s.key)]
-        single = {s.key: scenarios.check(browsers.get(s.role, anonymous), s) for s in todo}
-        counts = count_queries(db, todo)
-        for s in todo:
+        selected = scenarios.pages(browsers, targets) + scenarios.writes(browsers, targets)
+        selected += [scenarios.signin(anonymous, targets.signin, state["password"])]
+        selected = [s for s in selected if wanted(s.key)]
+        single = {s.key: scenarios.check(browsers.get(s.role, anonymous), s) for s in selected}
+        counts = count_queries(db, selected)
+        for s in selected:
             quiesce(app)
             before = unavailable(app_log)
             row = run_load(app.base, s, opts)
@@ -192,10 +192,10 @@ def quiesce(server: Server, limit: float = 20.0) -> None:
         time.sleep(0.2)
 
 
-def count_queries(db: database.BenchDb, todo: list[scenarios.Scenario]) -> dict:
+def count_queries(db: database.BenchDb, selected: list[scenarios.Scenario]) -> dict:
     payload = [
         {"name": s.key, "method": r.method, "path": r.path, "body": r.body, "cookie": s.load.cookie}
-        for s in todo
+        for s in selected
         for r in s.load.requests[:1]
     ]
     proc = subprocess.run(
