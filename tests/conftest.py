@@ -61,7 +61,9 @@ def database_factory(tmp_path_factory):
         template = url.removeprefix("sqlite:///")
     else:
         template = url.rsplit("/", 1)[1]
-    yield databases.DatabaseFactory(uuid.uuid4().hex[:10], workdir, template)
+    factory = databases.DatabaseFactory(uuid.uuid4().hex[:10], workdir, template)
+    yield factory
+    factory.close()
     drop()
 
 

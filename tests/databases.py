@@ -4,9 +4,13 @@ tests never see each other's rows and runs never see each other's databases."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import queue
 import shutil
 import sqlite3
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +50,7 @@ class DatabaseFactory:
     workdir: Path
     template: str  # a file path (SQLite) or a database name (PostgreSQL)
     counter: int = 0
+    _pg: _PgPipeline | None = None
 
     def new(self) -> tuple[str, callable]:
         self.counter += 1
@@ -53,10 +58,71 @@ class DatabaseFactory:
             path = self.workdir / f"db{self.counter}.sqlite3"
             shutil.copyfile(self.template, path)
             return f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
-        name = f"casemgr_test_{self.run_id}_{self.counter}"
+        if self._pg is None:
+            self._pg = _PgPipeline(f"casemgr_test_{self.run_id}", self.template)
+        name = self._pg.take()
+        return pg_url_for(name), lambda: self._pg.discard(name)
+
+    def close(self) -> None:
+        if self._pg is not None:
+            self._pg.close()
+
+
+class _PgPipeline:
+    """Copies of the template made ahead, and used ones dropped, on a background thread.
+
+    A copy costs PostgreSQL about 0.13 s (CREATE DATABASE ... TEMPLATE, then DROP); done in
+    line that was minutes of a full run. The server does the work in its own process, so on
+    a machine with a spare core it overlaps with the test that is running."""
+
+    AHEAD = 2
+
+    def __init__(self, prefix: str, template: str):
+        self.prefix, self.template = prefix, template
+        self.serial = itertools.count(1)
+        self.ready: queue.Queue[str | Exception] = queue.Queue()
+        self.jobs: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._work, name="test-databases", daemon=True)
+        self.thread.start()
+        for _ in range(self.AHEAD):
+            self._order()
+
+    def _order(self) -> None:
+        self.jobs.put(("create", f"{self.prefix}_{next(self.serial)}"))
+
+    def take(self) -> str:
+        self._order()
+        got = self.ready.get(timeout=120)
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+    def discard(self, name: str) -> None:
+        self.jobs.put(("drop", name))
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join(timeout=120)
+        while not self.ready.empty():  # made ahead, never used
+            got = self.ready.get_nowait()
+            if isinstance(got, str):
+                drop_pg(got)
+
+    def _work(self) -> None:
         with _pg_admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
-        return pg_url_for(name), lambda: drop_pg(name)
+            while (job := self.jobs.get()) is not None:
+                action, name = job
+                try:
+                    if action == "create":
+                        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+                        self.ready.put(name)
+                    else:
+                        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                except Exception as exc:  # handed to the test that waits, so it fails loudly
+                    if action == "create":
+                        self.ready.put(exc)
+                    else:  # a leftover copy is not worth failing the run over
+                        print(f"could not drop test database {name}: {exc}", file=sys.stderr)
 
 
 def drop_pg(name: str) -> None:
