@@ -47,20 +47,19 @@ def _init_extensions(app: Flask) -> None:
         models,
         policy,
         request_checks,
+        sqlite_setup,
         templating,
         timefmt,
     )
     from .auth import web as auth_web
     from .detox import settings as detox_settings
     from .extensions import csrf, db, migrate
-    from .orm import configure_sqlite
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            configure_sqlite(db.engine, int(app.config["SQLITE_BUSY_TIMEOUT_MS"]))
+        sqlite_setup.init_app(app, db.engine)
     auth_web.init_app(app)
     policy.init_app(app)
     errors.init_app(app)
@@ -96,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     from .privacy.emergency_views import bp as emergency_bp
     from .privacy.restriction_views import bp as restrictions_bp
     from .screens.views import bp as screens_bp
+    from .sites.views import bp as sites_bp
     from .transfer.views import bp as transfer_bp
 
     app.register_blueprint(auth_bp)
@@ -103,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(charts_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(sites_bp, url_prefix="/admin/sites")
     app.register_blueprint(audit_bp, url_prefix="/audit")
     app.register_blueprint(clients_bp, url_prefix="/clients")
     app.register_blueprint(episodes_bp, url_prefix="/episodes")

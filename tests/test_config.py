@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from casemgr import create_app, orm
+from casemgr import create_app, sqlite_setup
 from casemgr.extensions import db
 from casemgr.timefmt import format_datetime
 from tests.conftest import TEST_CONFIG
@@ -100,7 +100,7 @@ def test_every_sqlite_connection_gets_the_pragmas(app):
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
-        assert conn.exec_driver_sql("PRAGMA analysis_limit").scalar() == orm.ANALYSIS_LIMIT
+        assert conn.exec_driver_sql("PRAGMA analysis_limit").scalar() == sqlite_setup.ANALYSIS_LIMIT
 
 
 def _traced_sqlite_engine(path, statements: list[str]) -> sa.Engine:
@@ -113,7 +113,7 @@ def _traced_sqlite_engine(path, statements: list[str]) -> sa.Engine:
         return raw
 
     engine = sa.create_engine(f"sqlite:///{path}", creator=connect)  # a QueuePool, as the app
-    orm.configure_sqlite(engine, 5000)
+    sqlite_setup.configure(engine, 5000)
     return engine
 
 
@@ -134,7 +134,7 @@ def test_sqlite_statistics_are_kept_fresh(tmp_path, monkeypatch):
     assert statements.count("PRAGMA optimize = 0x10002") == 1
     assert "PRAGMA optimize" not in statements  # not due for an hour
 
-    monkeypatch.setattr(orm, "OPTIMIZE_EVERY_S", 0.0)
+    monkeypatch.setattr(sqlite_setup, "OPTIMIZE_EVERY_S", 0.0)
     with engine.connect() as conn:
         assert "PRAGMA optimize" in statements
         assert conn.exec_driver_sql("SELECT idx FROM sqlite_stat1 WHERE tbl = 't'").all()
@@ -144,7 +144,7 @@ def test_sqlite_statistics_are_kept_fresh(tmp_path, monkeypatch):
 def test_a_failed_optimize_does_not_fail_the_connection(caplog):
     raw = sqlite3.connect(":memory:")
     raw.close()  # any sqlite3.Error will do: a busy database raises OperationalError
-    orm._optimize(raw, "PRAGMA optimize")
+    sqlite_setup._optimize(raw, "PRAGMA optimize")
     assert "PRAGMA optimize skipped" in caplog.text
 
 

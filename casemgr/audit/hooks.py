@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from ..domain.audit_chain import GENESIS_HASH, link_hash
 from ..orm import utcnow
+from ..sqlite_setup import take_write_lock
 from .models import AuditChainHead, AuditEvent
 
 
@@ -85,7 +86,11 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one explicit event (sign-in, lockout, report printed...) in the current
-    transaction; it commits or rolls back with the change it describes."""
+    transaction; it commits or rolls back with the change it describes.
+
+    In a request that only read so far (a chart view) on SQLite, the read transaction ends
+    first and the event is written under the write lock (see sqlite_setup)."""
+    take_write_lock(session)
     ctx = current_context()
     if actor is not None:
         ctx = replace(ctx, actor_id=actor.id, actor_login=actor.login)

@@ -11,6 +11,7 @@ from flask_login import current_user, login_user
 from ..audit.hooks import AuditContext, record, set_context_provider
 from ..extensions import db, login_manager
 from ..orm import utcnow
+from ..sqlite_setup import take_write_lock
 from . import sessions
 from .models import User
 
@@ -60,7 +61,7 @@ def _audit_context() -> AuditContext:
 def load_user(user_id: str) -> User | None:
     """Called once per request by Flask-Login: the cookie is only honoured while its
     server-side session is open, unexpired, recently used and its user is active."""
-    result = sessions.check(db.session, session.get("sid"), user_id, now=utcnow())
+    result = _check(session.get("sid"), user_id)
     if result.problem is None:
         g.user_session = result.row
         if db.session.dirty:  # last_seen_at moved on; nothing else is pending this early
@@ -83,6 +84,15 @@ def load_user(user_id: str) -> User | None:
     return None
 
 
+def _check(token: str | None, user_id: str | None, **kwargs: Any) -> sessions.Check:
+    """The session check, made again under the write lock when it has something to save
+    (last_seen_at moved on, or the session ended) in a request that began as a read."""
+    result = sessions.check(db.session, token, user_id, now=utcnow(), **kwargs)
+    if db.session.dirty and take_write_lock(db.session, discard=True):
+        result = sessions.check(db.session, token, user_id, now=utcnow(), **kwargs)
+    return result
+
+
 def _second_factor_gate() -> Any:
     """Runs before every view (ahead of the login requirement): a session waiting for its
     second factor reaches the code page and static files, can be cancelled by signing out,
@@ -90,7 +100,7 @@ def _second_factor_gate() -> Any:
     token = session.get(PENDING)
     if token is None:
         return None
-    result = sessions.check(db.session, token, None, now=utcnow(), awaiting_second_factor=True)
+    result = _check(token, None, awaiting_second_factor=True)
     if result.problem is not None:
         if result.row is not None and result.problem in _ENDED_MESSAGES:
             record(

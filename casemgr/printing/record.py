@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..audit.hooks import record as audit
 from ..auth.models import User
+from ..sqlite_setup import take_write_lock
 from .models import PrintedReport
 from .pdf import sha256
 
@@ -73,9 +74,11 @@ def draft(
 
 
 def produce(session: Session, row: PrintedReport) -> bytes:
-    """Render a drafted record, store its hash and size, add it and audit the print."""
+    """Render a drafted record, store its hash and size, add it and audit the print. Some
+    prints are asked for with a GET: the record is written under the write lock."""
     data, pages = RENDERERS[row.kind](session, row)
     row.sha256, row.size_bytes, row.pages = sha256(data), len(data), pages
+    take_write_lock(session)
     session.add(row)
     session.flush()
     audit(
