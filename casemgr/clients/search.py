@@ -27,12 +27,12 @@ class Row:
     counselor: User | None
 
 
-def latest_episode_ids() -> sa.Subquery:
-    return (
-        sa.select(Episode.client_id, sa.func.max(Episode.number).label("number"))
-        .group_by(Episode.client_id)
-        .subquery()
-    )
+def is_latest(ep: type[Episode]) -> sa.ColumnElement[bool]:
+    """`ep` is its client's latest episode: no later one exists. Checked per row found, by
+    the (client_id, number) unique index; a GROUP BY over every episode in the network, as
+    this once was, cost more than the rest of the search at 50,000 clients."""
+    later = aliased(Episode)
+    return ~sa.exists().where(later.client_id == ep.client_id, later.number > ep.number)
 
 
 def _sorts(ep, counselor) -> dict[str, sa.ColumnElement]:
@@ -73,13 +73,12 @@ def find(
     session: Session, *, q: str = "", sort: str = "name", descending: bool = False, page: int = 1
 ) -> tuple[list[Row], bool]:
     """One page of clients the current user may see; returns the rows and whether more exist."""
-    latest = latest_episode_ids()
     ep = aliased(Episode)
     counselor = aliased(User)
     stmt = (
         sa.select(Client, ep, counselor)
-        .outerjoin(latest, latest.c.client_id == Client.id)
-        .outerjoin(ep, sa.and_(ep.client_id == Client.id, ep.number == latest.c.number))
+        .select_from(Client)
+        .outerjoin(ep, sa.and_(ep.client_id == Client.id, is_latest(ep)))
         .outerjoin(counselor, counselor.id == ep.primary_counselor_id)
     )
     stmt = scoped(stmt, Perm.CLIENT_VIEW)
