@@ -1,4 +1,5 @@
 import logging
+from contextlib import contextmanager
 from logging.config import fileConfig
 
 from alembic import context
@@ -64,6 +65,29 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+@contextmanager
+def sqlite_foreign_keys_deferred(connection):
+    """SQLite's procedure for changing a table it cannot ALTER (Alembic's batch mode copies
+    it to a new table, drops the old one and renames): foreign keys off for the migration,
+    since dropping a referenced table would otherwise delete-check every referencing row
+    and fail on a database with data; then `PRAGMA foreign_key_check` must find nothing
+    before they are on again (https://sqlite.org/lang_altertable.html, "Making Other Kinds
+    Of Table Schema Changes"). The pragma only works outside a transaction, so it goes to
+    the driver connection, which the app runs in autocommit mode (sqlite_setup)."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migration left rows breaking foreign keys: {broken[:5]}")
+    finally:
+        raw.execute("PRAGMA foreign_keys = ON")
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -98,13 +122,14 @@ def run_migrations_online():
             **conf_args,
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        with sqlite_foreign_keys_deferred(connection):
+            with context.begin_transaction():
+                context.run_migrations()
 
         if applied and connection.dialect.name == "sqlite":
             # SQLite's advice after a schema change: new indexes have no statistics, and
             # SQLite < 3.46 would only find that out an hour into a worker's life (see
-            # orm.configure_sqlite). Sampled (analysis_limit), so cheap on a large file.
+            # sqlite_setup.configure). Sampled (analysis_limit), so cheap on a large file.
             # PostgreSQL's autovacuum analyses by itself.
             connection.exec_driver_sql("ANALYZE")
             connection.commit()
