@@ -22,6 +22,7 @@ from .benchdata.cli import bench_data_command
 from .domain.errors import DomainError
 from .domain.roles import Role
 from .extensions import db
+from .sites.cli import sites_group
 
 
 def init_app(app: Flask) -> None:
@@ -30,6 +31,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(audit_group)
     app.cli.add_command(queue.worker_command)
     app.cli.add_command(bench_data_command)
+    app.cli.add_command(sites_group)
 
 
 def _operator() -> str:

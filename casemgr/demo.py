@@ -220,6 +220,16 @@ def _clients(session: Session, staff: dict[str, User]) -> None:
         _one_client(session, spec, staff, today, now)
 
 
+def admit_demo_client(
+    session: Session, spec: DemoClient, staff: dict[str, User], today: date, now: datetime
+) -> None:
+    """Register one demo client and take them through `spec`'s phases with the real services,
+    as the demo does for each of its own; `staff` maps logins to users and must hold
+    `demo-manager` and the roles the phases need. For tools that add demo-style clients (the
+    load test's preparation)."""
+    _one_client(session, spec, staff, today, now)
+
+
 def _one_client(
     session: Session, spec: DemoClient, staff: dict[str, User], today: date, now: datetime
 ) -> None:

@@ -14,7 +14,14 @@ from .audit.models import AuditChainHead, AuditEvent
 from .auth.models import RecoveryCode, Throttle, User, UserRole, UserSession
 from .clients.models import Client, ClientFunding, ClientSubstance, MrnSequence
 from .detox.models import MedicalClearance, WithdrawalAssessment
-from .episodes.models import CaseloadAssignment, Discharge, Episode, LevelOfCareSpan, PhaseChange
+from .episodes.models import (
+    CaseloadAssignment,
+    Discharge,
+    Episode,
+    LevelOfCareSpan,
+    PhaseChange,
+    SiteChange,
+)
 from .groups.models import Group, GroupEnrollment, GroupMeeting
 from .mar.models import Drug, MedicationAdministration, MedicationOrder
 from .notes.models import Addendum, ClinicalSession, Note, NoteReview
@@ -22,6 +29,7 @@ from .plans.models import PlanGoal, PlanIntervention, PlanObjective, PlanProblem
 from .printing.models import PrintedReport, ReportBatch
 from .privacy.models import ClientRestriction, Consent, Disclosure, EmergencyAccess
 from .screens.models import DrugScreen, DrugScreenResult
+from .sites.models import Site
 
 __all__ = [
     "RecoveryCode",
@@ -70,6 +78,8 @@ __all__ = [
     "MrnSequence",
     "PhaseChange",
     "Setting",
+    "Site",
+    "SiteChange",
     "User",
     "UserRole",
     "UserSession",

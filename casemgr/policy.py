@@ -26,6 +26,7 @@ class Perm(StrEnum):
     STAFF_ROSTER = "staff.roster"  # see who works here and who is signed in
     STAFF_MANAGE = "staff.manage"
     SETTINGS_MANAGE = "settings.manage"
+    SITE_MANAGE = "site.manage"  # the network's sites (facilities); who works at which
     AUDIT_VIEW = "audit.view"
     CLIENT_VIEW = "client.view"  # scoped: see SCOPES
     CLIENT_REGISTER = "client.register"
@@ -33,6 +34,7 @@ class Perm(StrEnum):
     EPISODE_MOVE = "episode.move"
     EPISODE_DISCHARGE = "episode.discharge"
     EPISODE_READMIT = "episode.readmit"
+    EPISODE_SITE = "episode.site"  # transfer to another site; object rule: open, at one's site
     LEVEL_OF_CARE_SET = "episode.level_of_care"
     CASELOAD_ASSIGN = "caseload.assign"
     CLIENT_IMPORT = "client.import"
@@ -87,7 +89,13 @@ _DETOX_WORK = frozenset(
 # Administrators run the system but do not read clinical records (separation of duties).
 GRANTS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: _EVERY_STAFF
-    | {Perm.STAFF_ROSTER, Perm.STAFF_MANAGE, Perm.SETTINGS_MANAGE, Perm.AUDIT_VIEW},
+    | {
+        Perm.STAFF_ROSTER,
+        Perm.STAFF_MANAGE,
+        Perm.SETTINGS_MANAGE,
+        Perm.SITE_MANAGE,
+        Perm.AUDIT_VIEW,
+    },
     Role.CLINIC_MANAGER: _EVERY_STAFF
     | _CHART_WORK
     | {
@@ -96,6 +104,7 @@ GRANTS: dict[Role, frozenset[Perm]] = {
         Perm.CLIENT_REGISTER,
         Perm.CLIENT_EDIT,
         Perm.EPISODE_READMIT,
+        Perm.EPISODE_SITE,  # moving a client between the network's facilities
         Perm.CASELOAD_ASSIGN,
         Perm.CLIENT_IMPORT,
         Perm.CENSUS_VIEW,
@@ -139,17 +148,31 @@ GRANTS: dict[Role, frozenset[Perm]] = {
 }
 
 
+# Sites. A person with no site works across the network (and on an install without sites
+# nobody has one), so every site rule lets them through.
+def works_at(user: Any, site_id: Any) -> bool:
+    """Whether an episode at `site_id` is at the user's site."""
+    return user.site_id is None or site_id == user.site_id
+
+
+def at_users_site(user: Any, site_column: Any) -> sa.ColumnElement[bool]:
+    """Row filter: episodes at the user's site (all of them for network-wide staff). For the
+    lists a site runs on: the detox board, the census, admissions and discharges."""
+    return sa.true() if user.site_id is None else site_column == user.site_id
+
+
 # Rules that also look at the record. A permission listed here is refused without a target.
 def _in_care(user: Any, episode: Any) -> bool:
-    """Who may act on an episode: managers; its primary counselor; nurses and physicians
-    while it is in detox."""
+    """Who may act on an episode: managers at its site; its primary counselor; nurses and
+    physicians at its site while it is in detox."""
     from .domain.phases import Phase
 
     roles = user.roles
+    here = works_at(user, episode.site_id)
     return (
-        Role.CLINIC_MANAGER in roles
+        (Role.CLINIC_MANAGER in roles and here)
         or (Role.COUNSELOR in roles and episode.primary_counselor_id == user.id)
-        or (bool(roles & {Role.NURSE, Role.PHYSICIAN}) and episode.phase is Phase.DETOX)
+        or (bool(roles & {Role.NURSE, Role.PHYSICIAN}) and episode.phase is Phase.DETOX and here)
     )
 
 
@@ -163,9 +186,10 @@ def _documents_for(user: Any, episode: Any) -> bool:
 
 
 def _in_detox(user: Any, episode: Any) -> bool:
+    """Open, in detox, and at the user's site (a nurse scores her own unit's clients)."""
     from .domain.phases import Phase
 
-    return episode.is_open and episode.phase is Phase.DETOX
+    return episode.is_open and episode.phase is Phase.DETOX and works_at(user, episode.site_id)
 
 
 def _is_author(user: Any, note: Any) -> bool:
@@ -212,6 +236,7 @@ OBJECT_RULES: dict[Perm, Callable[[Any, Any], bool]] = {
     Perm.ROLE_HOME: lambda user, role: role in user.roles,
     Perm.EPISODE_MOVE: _in_care,
     Perm.EPISODE_DISCHARGE: _in_care,
+    Perm.EPISODE_SITE: lambda user, episode: episode.is_open and works_at(user, episode.site_id),
     Perm.LEVEL_OF_CARE_SET: _in_care,
     Perm.CLIENT_EDIT: _edits_client,
     Perm.NOTE_WRITE: lambda user, episode: episode.is_open and _documents_for(user, episode),
@@ -270,10 +295,10 @@ def _facilitated_clients(user: Any) -> sa.Select[Any]:
 
 
 def _detox_and_documented(user: Any) -> sa.CompoundSelect:
-    """Clients in detox now, and those the user has documented for: moved, set a level of care,
-    wrote a note, collected a drug screen or scored a withdrawal assessment; and clients of an
-    open episode with a medication order not discontinued (the MAR follows maintenance doses
-    into rehab)."""
+    """Clients in detox now at the user's site, and those the user has documented for: moved,
+    set a level of care, wrote a note, collected a drug screen or scored a withdrawal
+    assessment; and clients of an open episode with a medication order not discontinued (the
+    MAR follows maintenance doses into rehab)."""
     from .detox.models import WithdrawalAssessment
     from .domain.phases import Phase
     from .episodes.models import Episode, LevelOfCareSpan, PhaseChange
@@ -283,7 +308,7 @@ def _detox_and_documented(user: Any) -> sa.CompoundSelect:
 
     client = sa.select(Episode.client_id)
     return sa.union(
-        client.where(Episode.phase == Phase.DETOX),
+        client.where(Episode.phase == Phase.DETOX, at_users_site(user, Episode.site_id)),
         client.join(PhaseChange).where(PhaseChange.by_id == user.id),
         client.join(LevelOfCareSpan).where(LevelOfCareSpan.by_id == user.id),
         client.join(ClinicalSession).join(Note).where(Note.author_id == user.id),
@@ -335,13 +360,25 @@ def _restricted_from(user: Any, client: Any) -> bool:
     return bool(db.session.scalar(sa.select(_restricted(user, client.id))))
 
 
+def site_clients(user: Any) -> sa.ColumnElement[bool]:
+    """Every client for network-wide staff; otherwise the clients with an episode, now or
+    before, at the user's site (its history is the site's record too)."""
+    from .clients.models import Client
+    from .episodes.models import Episode
+
+    if user.site_id is None:
+        return sa.true()
+    return Client.id.in_(sa.select(Episode.client_id).where(Episode.site_id == user.site_id))
+
+
 def _client_scope(user: Any) -> sa.ColumnElement[bool]:
     """Which clients a user may see (42 CFR Part 2 "need to know"). Managers and clinical
-    supervisors see everyone; a counselor sees the clients whose episode they are primary
-    counselor for (for a closed episode: were at discharge), so a reassignment takes effect on
-    the next request, plus the members of groups they facilitate; nurses and physicians see
-    clients in detox and those they documented for (moves, levels of care, notes, screens).
-    An open emergency access adds its client; a restriction naming the user removes its
+    supervisors see everyone at their site (everyone, when they work network-wide); a
+    counselor sees the clients whose episode they are primary counselor for (for a closed
+    episode: were at discharge), so a reassignment takes effect on the next request, plus the
+    members of groups they facilitate; nurses and physicians see clients in detox at their
+    site and those they documented for (moves, levels of care, notes, screens). An open
+    emergency access adds its client; a restriction naming the user removes its
     client whatever else allows it (deny wins)."""
     from .clients.models import Client
     from .episodes.models import Episode
@@ -349,7 +386,7 @@ def _client_scope(user: Any) -> sa.ColumnElement[bool]:
     roles = user.roles
     clauses = []
     if roles & {Role.CLINIC_MANAGER, Role.SUPERVISOR}:
-        clauses.append(sa.true())
+        clauses.append(site_clients(user))
     if Role.COUNSELOR in roles:
         mine = sa.select(Episode.client_id).where(Episode.primary_counselor_id == user.id)
         clauses.append(Client.id.in_(mine.union(_facilitated_clients(user))))

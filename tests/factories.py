@@ -43,3 +43,13 @@ class Factories:
         db.session.add(user)
         db.session.flush()
         return user
+
+    def site(self, name: str | None = None, code: str | None = None, **fields):
+        """A site (facility) of the network. Tests without sites run as a single facility."""
+        from casemgr.sites.models import Site
+
+        n = next(self._seq)
+        site = Site(name=name or f"Site {n}", code=code or f"S{n}", **fields)
+        db.session.add(site)
+        db.session.flush()
+        return site

@@ -55,4 +55,8 @@ def test_floor_and_one_page_run_end_to_end(tmp_path, capsys):
 
     report.summarize(result)
     report.print_table(result)
-    assert "manager home (census)" in capsys.readouterr().out
+    assert f"site manager home (census, {targets.census})" in capsys.readouterr().out
+    # The board and the census are a site's: its nurse and manager, not network-wide ones.
+    assert targets.nurse_site == targets.manager_site == "B001"
+    assert targets.manager == "bench-manager-0002"  # 0001 is the network-wide manager
+    assert 0 < len(targets.detox_episodes) and targets.census >= len(targets.detox_episodes)

@@ -16,6 +16,7 @@ from tests.plans.helpers import sweep_plan
 
 TABLES = (
     "users",
+    "sites",
     "user_roles",
     "settings",
     "clients",
@@ -99,6 +100,8 @@ def test_every_post_route_refuses_a_missing_token(csrf_client):
     plan = sweep_plan(episode)
     order = sweep_order()
     care = sweep_ccplan(episode)
+    site = Factories().site()
+    db.session.commit()
     before = snapshot()
     posts = [r for r in app.url_map.iter_rules() if "POST" in r.methods and r.endpoint != "static"]
     assert len(posts) >= 7
@@ -121,6 +124,7 @@ def test_every_post_route_refuses_a_missing_token(csrf_client):
             "consent_id": 1,
             "access_id": 1,
             "restriction_id": 1,
+            "site_id": site.id,
             **(care if rule.endpoint.startswith("ccplan.") else plan),
         }
         with app.test_request_context():

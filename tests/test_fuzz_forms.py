@@ -88,6 +88,32 @@ def _letters(n: int) -> str:
     return "".join(chr(ord("a") + int(d)) for d in str(n))
 
 
+def _fuzz_site(w: World) -> str:
+    """An open site to move an episode to (the World's episodes have none): its id."""
+    from casemgr.sites.models import Site
+
+    site = db.session.scalar(sa.select(Site).where(Site.code == "FUZZ"))
+    if site is None:
+        site = w.make.site("Fuzz Residential", "FUZZ")
+        db.session.commit()
+    return str(site.id)
+
+
+def _site(w: World, active: bool = True) -> dict:
+    """A site for the administrator's site forms (open, or closed to reactivate)."""
+    key = f"site_{active}"
+    if key not in w._cache:
+        w._cache[key] = w.make.site(active=active)
+        db.session.commit()
+    return {"site_id": w._cache[key].id}
+
+
+def _movable(w: World) -> dict:
+    """The rehab episode's URL values, with an open site to move it to."""
+    _fuzz_site(w)
+    return {"episode_id": w.rehab.id}
+
+
 # Every kind of funding, so that each member id and payer is kept.
 FUNDING = {
     "funding": ["medicaid", "medicare", "private", "employer"],
@@ -97,6 +123,15 @@ FUNDING = {
 
 SPECS: dict[str, Spec] = {
     "admin.settings_edit": Spec("admin"),
+    # The code is stored in capitals: not kept exactly as typed.
+    "sites.new": Spec(
+        "admin",
+        valid={"code": lambda w, n: f"FZ{n}", "name": lambda w, n: f"Fuzz site {n}"},
+        kept_if=("code",),
+    ),
+    "sites.edit": Spec("admin", _site, kept_if=("code",)),
+    "sites.deactivate": Spec("admin", host=lambda w: ("sites.edit", _site(w))),
+    "sites.reactivate": Spec("admin", host=lambda w: ("sites.edit", _site(w, active=False))),
     "admin.staff_edit": Spec("admin", lambda w: {"user_id": w.target.id}),
     "admin.staff_new": Spec(
         "admin",
@@ -296,6 +331,12 @@ SPECS: dict[str, Spec] = {
         "counselor", lambda w: {"episode_id": w.rehab.id}, uses_up=("rehab",)
     ),
     "episodes.level_of_care": Spec("counselor", lambda w: {"episode_id": w.rehab.id}),
+    "episodes.change_site": Spec(
+        "manager",
+        _movable,
+        valid={"site": lambda w, n: _fuzz_site(w), "reason": "Continues in residential rehab"},
+        uses_up=("rehab",),
+    ),
     "episodes.readmit": Spec(
         "manager", lambda w: {"client_id": w.discharged.client_id}, uses_up=("discharged",)
     ),

@@ -454,6 +454,7 @@ def their_urls(w: SimpleNamespace) -> dict[str, tuple[dict, dict]]:
             {"target": "aftercare", "effective_at": "2026-11-25T10:00", "reason": "Stepped down"},
         ),
         "episodes.discharge": ({"episode_id": bep}, discharge_form()),
+        "episodes.change_site": ({"episode_id": bep}, {"site": "1", "reason": "Moving on"}),
         "episodes.level_of_care": (
             {"episode_id": bep},
             {"setting": "residential", "code": "3.5", "started_on": "2026-11-25"},
@@ -565,6 +566,9 @@ def their_urls(w: SimpleNamespace) -> dict[str, tuple[dict, dict]]:
 
 # Routes with a record id that the sweep above does not send an outsider to, and why.
 NOT_SWEPT = {
+    "sites.edit": "the network's sites, no client data",
+    "sites.deactivate": "the network's sites, no client data",
+    "sites.reactivate": "the network's sites, no client data",
     "emergency.start": "break-glass opens a chart outside one's care on purpose (Z-07)",
     "groups.show": "a group, not a client; its roster hides other caseloads (tested below)",
     "groups.edit": "a group's own fields",

@@ -79,3 +79,28 @@ def test_models_match_the_migrated_schema(empty_app):
     for table in db.metadata.sorted_tables:
         live = {c["name"] for c in inspector.get_columns(table.name)}
         assert live == {c.name for c in table.columns}, table.name
+
+
+def test_a_migration_rebuilding_referenced_tables_keeps_their_rows(app, make):
+    """The sites migration rebuilds `episodes` and `users` on SQLite (a foreign key cannot be
+    added in place), tables that other rows point at: on a database with data this failed
+    with 'FOREIGN KEY constraint failed' until migrations/env.py deferred foreign keys."""
+    from casemgr.domain.phases import Phase
+    from casemgr.domain.roles import Role
+    from tests.clients_helpers import admitted
+
+    manager = make.user(Role.CLINIC_MANAGER)
+    admitted(manager, make.user(Role.COUNSELOR), Phase.DETOX)
+    db.session.commit()
+    counted = ("users", "episodes", "phase_changes", "caseload_assignments")
+
+    def counts() -> dict[str, int]:
+        with db.engine.connect() as conn:
+            return {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar() for t in counted}
+
+    before = counts()
+    db.session.remove()
+    downgrade(revision="d9acf3955707")  # the revision before the sites
+    upgrade()
+    assert counts() == before
+    check()

@@ -32,6 +32,7 @@ URL_VALUES = {
     "consent_id": 1,
     "access_id": 1,
     "restriction_id": 1,
+    "site_id": 1,
 }
 
 

@@ -196,14 +196,17 @@ def server_version(db: BenchDb) -> str:
 
 @dataclass
 class Targets:
-    manager: str
+    manager: str  # a site's clinic manager when the data has sites (bench-data does)
     counselor: str
-    nurse: str
+    nurse: str  # a site's nurse when the data has sites: her board is her site's detox unit
     signin: str  # the login whose password step the sign-in row repeats
     caseload: int
     chart_clients: list[int]
     note_episodes: list[int]
-    detox_episodes: list[int]
+    detox_episodes: list[int]  # open detox episodes the nurse's board lists
+    census: int  # open episodes in the manager's census (her site's, or all)
+    nurse_site: str | None  # the sites' codes (None: network-wide, as in the demo)
+    manager_site: str | None
     search_terms: list[str]
     report_client: int
     report_notes: int
@@ -235,6 +238,32 @@ def _staff(conn, role: str, prefix: str) -> list[tuple[int, str]]:
     return [tuple(r) for r in rows]
 
 
+def _site_staff(conn, role: str, prefix: str) -> tuple[str, int | None]:
+    """The first (by login) active member of `role` who works at a site, and the site; when
+    nobody has one (the demo facility has no sites), the first network-wide one and None."""
+    row = conn.execute(
+        sa.text(
+            "SELECT u.login, u.site_id FROM users u JOIN user_roles r ON r.user_id = u.id "
+            "WHERE r.role = :role AND u.login LIKE :prefix AND u.active "
+            "ORDER BY u.site_id IS NULL, u.login LIMIT 1"
+        ),
+        {"role": role, "prefix": prefix + "%"},
+    ).one()
+    return row[0], row[1]
+
+
+def _site_code(conn, site: int | None) -> str | None:
+    if site is None:
+        return None
+    return conn.execute(sa.text("SELECT code FROM sites WHERE id = :id"), {"id": site}).scalar()
+
+
+def _at_site(sql: str, column: str, site: int | None) -> sa.TextClause:
+    """`sql` with its `{at_site}` limiting `column` to the bound `:site` (dropped for a
+    network-wide user)."""
+    return sa.text(sql.replace("{at_site}", "" if site is None else f" AND {column} = :site"))
+
+
 def _targets(conn, prefix: str) -> Targets:
     open_by = dict(
         conn.execute(
@@ -258,32 +287,56 @@ def _targets(conn, prefix: str) -> Targets:
         "AND e.primary_counselor_id = :c ORDER BY e.client_id",
         c=cid,
     )
-    detox = _scalars(
-        conn, "SELECT id FROM episodes WHERE phase = 'detox' AND discharged_on IS NULL ORDER BY id"
+    nurse, nurse_site = _site_staff(conn, "nurse", prefix)
+    detox = list(
+        conn.execute(
+            _at_site(
+                "SELECT id FROM episodes WHERE phase = 'detox' AND discharged_on IS NULL"
+                "{at_site} ORDER BY id",
+                "site_id",
+                nurse_site,
+            ),
+            {"site": nurse_site},
+        ).scalars()
     )
+    manager, manager_site = _site_staff(conn, "clinic_manager", prefix)
+    census = conn.execute(
+        _at_site(
+            "SELECT count(*) FROM episodes WHERE discharged_on IS NULL{at_site}",
+            "site_id",
+            manager_site,
+        ),
+        {"site": manager_site},
+    ).scalar()
     year_ago = date.today() - timedelta(days=365)
     report = conn.execute(
-        sa.text(
+        _at_site(
             "SELECT e.client_id, count(n.id) AS notes FROM episodes e "
             "JOIN clinical_sessions s ON s.episode_id = e.id JOIN notes n ON n.session_id = s.id "
-            "WHERE s.session_date >= :since GROUP BY e.client_id ORDER BY notes DESC, e.client_id LIMIT 1"
+            "WHERE s.session_date >= :since{at_site} "
+            "GROUP BY e.client_id ORDER BY notes DESC, e.client_id LIMIT 1",
+            "e.site_id",
+            manager_site,
         ),
-        {"since": year_ago},
+        {"since": year_ago, "site": manager_site},
     ).first()
     names = _scalars(
         conn, "SELECT DISTINCT legal_last_name FROM clients ORDER BY legal_last_name LIMIT 20"
     )
     total = conn.execute(sa.text("SELECT count(*) FROM clients")).scalar()
     return Targets(
-        batch=_batch_selection(conn),
-        manager=_staff(conn, "clinic_manager", prefix)[0][1],
+        batch=_batch_selection(conn, manager_site),
+        manager=manager,
         counselor=counselor,
-        nurse=_staff(conn, "nurse", prefix)[0][1],
+        nurse=nurse,
         signin=(_staff(conn, "physician", prefix) or _staff(conn, "clinic_manager", prefix))[0][1],
         caseload=open_by.get(cid, 0),
         chart_clients=chart_clients,
         note_episodes=note_episodes,
         detox_episodes=detox,
+        census=census,
+        nurse_site=_site_code(conn, nurse_site),
+        manager_site=_site_code(conn, manager_site),
         search_terms=names,
         report_client=report[0] if report else chart_clients[0],
         report_notes=report[1] if report else 0,
@@ -291,23 +344,24 @@ def _targets(conn, prefix: str) -> Targets:
     )
 
 
-def _batch_selection(conn) -> tuple[str, str, int]:
+def _batch_selection(conn, site: int | None = None) -> tuple[str, str, int]:
     """The smallest batch selection (a phase, a level of care or a caseload) of at least 200
-    clients: the batch row times its first 200 reports."""
+    clients, counted among the manager's site's clients (the ones she can print): the batch
+    row times its first 200 reports."""
     queries = {
-        "phase": "SELECT e.phase, count(*) FROM episodes e WHERE e.phase != 'discharged' "
-        "GROUP BY e.phase",
+        "phase": "SELECT e.phase, count(*) FROM episodes e WHERE e.phase != 'discharged'"
+        "{at_site} GROUP BY e.phase",
         "level": "SELECT l.code, count(*) FROM episodes e JOIN level_of_care_spans l "
-        "ON l.episode_id = e.id AND l.ended_on IS NULL WHERE e.phase != 'discharged' "
-        "GROUP BY l.code",
+        "ON l.episode_id = e.id AND l.ended_on IS NULL WHERE e.phase != 'discharged'"
+        "{at_site} GROUP BY l.code",
         "counselor": "SELECT e.primary_counselor_id, count(*) FROM episodes e "
-        "WHERE e.phase != 'discharged' AND e.primary_counselor_id IS NOT NULL "
-        "GROUP BY e.primary_counselor_id",
+        "WHERE e.phase != 'discharged' AND e.primary_counselor_id IS NOT NULL"
+        "{at_site} GROUP BY e.primary_counselor_id",
     }
     options = [
         (scope, str(value), n)
         for scope, sql in queries.items()
-        for value, n in conn.execute(sa.text(sql))
+        for value, n in conn.execute(_at_site(sql, "e.site_id", site), {"site": site})
     ]
     enough = [o for o in options if o[2] >= 200]
     if not enough:

@@ -57,13 +57,17 @@ def pages(b: dict[str, Browser], t: Targets) -> list[Scenario]:
         for term in t.search_terms
     ]
     charts = [Request("GET", f"/clients/{cid}") for cid in t.chart_clients]
+    # Labels carry the real sizes: a site's census and detox board (a network-wide one's
+    # when the data has no sites, as with the demo facility).
+    site_manager = "site manager" if t.manager_site else "manager"
+    site_board = "site detox board" if t.nurse_site else "detox board"
     return [
-        Scenario("census", "manager home (census)", "manager",
+        Scenario("census", f"{site_manager} home (census, {t.census})", "manager",
                  Load([Request("GET", "/home/clinic_manager")], cookie=manager.cookie())),
         Scenario("caseload", f"counselor caseload ({t.caseload})", "counselor",
                  Load([Request("GET", "/home/counselor")], cookie=counselor.cookie())),
         Scenario("chart", "client chart", "counselor", Load(charts, cookie=counselor.cookie())),
-        Scenario("detox_board", f"detox board ({len(t.detox_episodes)})", "nurse",
+        Scenario("detox_board", f"{site_board} ({len(t.detox_episodes)})", "nurse",
                  Load([Request("GET", "/detox/board")], cookie=nurse.cookie())),
         Scenario("search", "client search", "manager", Load(searches, cookie=manager.cookie())),
     ]  # fmt: skip

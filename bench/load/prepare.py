@@ -85,7 +85,7 @@ def add_caseloads(session, users: list[User], staff: dict[str, User]) -> None:
             spec = demo.DemoClient(first, f"Demo-Load{_letters(i)}-Rehab", born, "male",
                                    counselor.login, ((Phase.DETOX, 20), (Phase.REHAB, 14)), 21,
                                    ("residential", "3.5"))  # fmt: skip
-        demo._one_client(session, spec, everyone, today, now)
+        demo.admit_demo_client(session, spec, everyone, today, now)
     session.flush()
     _orders(session, staff["demo-physician"], now)
 

@@ -48,10 +48,24 @@ class StaffDetailsForm(FlaskForm):
         description="An unlicensed or pre-licensure clinician: their signed notes wait for a "
         "supervisor's co-signature.",
     )
+    # Choices come from the view (sites.services.staff_choices); the field is removed on an
+    # install without sites. Its data is the chosen site's id as text, "" for the network.
+    site_id = SelectField(
+        "Site",
+        coerce=str,
+        default="",
+        description="Where this person works: their detox board and census show that site. "
+        "Whole network: every site.",
+    )
 
     @property
     def role_set(self) -> frozenset[Role]:
         return frozenset(Role(r) for r in self.roles.data or [])
+
+    @property
+    def chosen_site_id(self) -> int | None:
+        """None for the whole network, and on an install without sites (no field)."""
+        return int(self.site_id.data) if self.site_id and self.site_id.data else None
 
 
 class StaffEditForm(StaffDetailsForm):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..audit.hooks import record
 from ..auth import passwords, sessions
@@ -16,6 +16,7 @@ from ..domain.errors import DomainError
 from ..domain.passwords import normalize_login
 from ..domain.roles import Role
 from ..orm import contains_pattern
+from ..sites.models import Site
 
 LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
@@ -27,6 +28,7 @@ class StaffDetails:
     email: str
     roles: frozenset[Role]
     needs_supervision: bool = False
+    site_id: int | None = None  # None: the whole network (and every install without sites)
 
 
 def create_staff(
@@ -41,6 +43,7 @@ def create_staff(
     if session.scalar(sa.select(User.id).where(User.login == login)) is not None:
         raise DomainError("That login name is taken (perhaps by a deactivated account).", "login")
     _require_roles(details)
+    _check_site(session, details.site_id, keep=None)
     passwords.validate_new_password(password, login=login, facility=facility)
     user = User(
         login=login, password_hash=passwords.hash_password(password), must_change_password=True
@@ -53,6 +56,7 @@ def create_staff(
 
 def update_staff(session: Session, user: User, details: StaffDetails, *, actor: User) -> None:
     _require_roles(details)
+    _check_site(session, details.site_id, keep=user.site_id)
     if Role.ADMIN in user.roles and Role.ADMIN not in details.roles:
         _keep_an_admin(session, user, actor, "remove the administrator role from")
     _apply(user, details)
@@ -108,11 +112,21 @@ def _apply(user: User, details: StaffDetails) -> None:
     user.email = details.email.strip()
     user.set_roles(set(details.roles))
     user.needs_supervision = details.needs_supervision
+    user.site_id = details.site_id
 
 
 def _require_roles(details: StaffDetails) -> None:
     if not details.roles:
         raise DomainError("Choose at least one role.", "roles")
+
+
+def _check_site(session: Session, site_id: int | None, *, keep: int | None) -> None:
+    """Staff are placed at an open site; someone already at a closed one may stay there."""
+    if site_id is None or site_id == keep:
+        return
+    site = session.get(Site, site_id)
+    if site is None or not site.active:
+        raise DomainError("Choose one of the open sites, or the whole network.", "site_id")
 
 
 def _keep_an_admin(session: Session, user: User, actor: User, verb: str) -> None:
@@ -129,7 +143,7 @@ def _keep_an_admin(session: Session, user: User, actor: User, verb: str) -> None
 
 
 def list_staff(session: Session, *, status: str, role: Role | None, query: str) -> list[User]:
-    stmt = sa.select(User).order_by(User.full_name, User.id)
+    stmt = sa.select(User).options(joinedload(User.site)).order_by(User.full_name, User.id)
     if status in ("active", "inactive"):
         stmt = stmt.where(User.active.is_(status == "active"))
     if role is not None:

@@ -8,6 +8,7 @@ from ..extensions import db
 from ..forms import open_version, stale, version_of
 from ..orm import utcnow
 from ..policy import Perm, requires
+from ..sites import services as site_services
 from . import services, settings
 from .forms import (
     ConfirmForm,
@@ -29,7 +30,18 @@ def _details(form: StaffDetailsForm) -> services.StaffDetails:
         email=form.email.data or "",
         roles=form.role_set,
         needs_supervision=bool(form.needs_supervision.data),
+        site_id=form.chosen_site_id,
     )
+
+
+def _offer_sites(form: StaffDetailsForm, user: User | None) -> None:
+    """Open sites (and the person's current one, even closed); no field without sites."""
+    sites = site_services.all_sites(db.session)
+    if sites:
+        form.site_id.choices = site_services.staff_choices(sites, user.site_id if user else None)
+        form.site_id.data = form.site_id.data or site_services.NETWORK
+    else:
+        del form.site_id
 
 
 def _field_error(form, exc: DomainError, default: str) -> None:
@@ -50,13 +62,20 @@ def staff_list():
     staff = services.list_staff(
         db.session, status=form.status.data, role=role, query=form.q.data or ""
     )
-    return render_template("admin/staff_list.html", form=form, staff=staff, now=utcnow())
+    return render_template(
+        "admin/staff_list.html",
+        form=form,
+        staff=staff,
+        now=utcnow(),
+        show_sites=site_services.any_site(db.session),
+    )
 
 
 @bp.route("/staff/new", methods=["GET", "POST"])
 @requires(Perm.STAFF_MANAGE)
 def staff_new():
     form = StaffCreateForm()
+    _offer_sites(form, None)
     if form.validate_on_submit():
         try:
             user = services.create_staff(
@@ -93,6 +112,7 @@ def staff_show(user_id: int):
         sessions=open_sessions,
         confirm=ConfirmForm(),
         now=utcnow(),
+        show_sites=site_services.any_site(db.session),
     )
 
 
@@ -107,6 +127,7 @@ def staff_edit(user_id: int):
     form = StaffEditForm(
         obj=user, data=None if request.method == "POST" else {"roles": list(user.roles)}
     )
+    _offer_sites(form, user)
     if not form.is_submitted():
         open_version(form, user, _account_version)
     if form.validate_on_submit() and not stale(

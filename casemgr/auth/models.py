@@ -12,6 +12,7 @@ from ..audit.hooks import Audited
 from ..domain.roles import Role, primary_role
 from ..extensions import db
 from ..orm import TimestampMixin, str_enum, utcnow
+from ..sites.models import Site
 
 
 class User(Audited, UserMixin, TimestampMixin, db.Model):
@@ -19,7 +20,14 @@ class User(Audited, UserMixin, TimestampMixin, db.Model):
 
     __tablename__ = "users"
     __audit_values__ = frozenset(
-        {"login", "active", "locked_until", "must_change_password", "needs_supervision"}
+        {
+            "login",
+            "active",
+            "locked_until",
+            "must_change_password",
+            "needs_supervision",
+            "site_id",
+        }
     )
     __audit_redact__ = frozenset({"password_hash", "totp_secret"})
     __audit_ignore__ = frozenset({"failed_attempts", "last_login_at", "totp_last_step"})
@@ -42,7 +50,12 @@ class User(Audited, UserMixin, TimestampMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
     totp_enabled_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # The site this person works at: their detox board, census and (for managers and
+    # supervisors) charts are that site's. None: the whole network (and any install
+    # without sites).
+    site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"), index=True)
 
+    site: Mapped[Site | None] = relationship()
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user",
         cascade="all, delete-orphan",

@@ -72,10 +72,12 @@ def build(
     session.rollback()  # the load runs on its own connection; release this one's snapshot
     rng = random.Random(options.seed)  # noqa: S311 - reproducible fiction, not secrets
     mix = staffing.Mix.for_clients(options.clients)
+    states = client_states(rng, mix)
+    sites = staffing.deal_sites(states, staffing.site_count(options.clients))
     with db_connection(session) as conn, load_pragmas(conn):
         writer = Writer(conn)
-        ctx = _context(conn, rng, mix, options, writer)
-        _clients(conn, rng, ctx, mix, writer, progress)
+        ctx = _context(conn, rng, site_mixes(states, sites), options, writer)
+        _clients(conn, rng, ctx, states, sites, writer, progress)
         advance_sequences(conn)
         conn.commit()
         analyze(conn)
@@ -87,11 +89,19 @@ def db_connection(session: Session):
     return session.get_bind().connect()
 
 
-def _context(conn, rng, mix, options: Options, writer: Writer) -> Context:
+def site_mixes(states: list[str], sites: list[int]) -> list[staffing.Mix]:
+    """Each site's clients by state, in site order."""
+    per_site: list[list[str]] = [[] for _ in range(max(sites, default=0) + 1)]
+    for state, site in zip(states, sites, strict=True):
+        per_site[site].append(state)
+    return [staffing.Mix.of_states(s) for s in per_site]
+
+
+def _context(conn, rng, mixes, options: Options, writer: Writer) -> Context:
     ids, rows = Ids(next_ids(conn)), Rows()
     now = options.now
     network = staffing.build_staff(
-        rng, mix, ids, rows, options.password_hash, options.sealed_totp, now
+        rng, mixes, ids, rows, options.password_hash, options.sealed_totp, now
     )
     tz = ZoneInfo(current_app.config["TIMEZONE"])
     today = now.astimezone(tz).date()
@@ -102,14 +112,14 @@ def _context(conn, rng, mix, options: Options, writer: Writer) -> Context:
     return Context(today, now, tz, current_app.config["MRN_PREFIX"], network, ids, drugs)
 
 
-def _clients(conn, rng, ctx: Context, mix, writer: Writer, progress) -> None:
+def _clients(conn, rng, ctx: Context, states, sites, writer: Writer, progress) -> None:
     rows = Rows()
     builder = ClientBuilder(ctx, rows)
-    states = client_states(rng, mix)
+    network_sites = ctx.network.sites
     for start in range(0, len(states), BATCH):
         chunk = states[start : start + BATCH]
-        for offset, state in enumerate(chunk):
-            builder.add(rng, start + offset + 1, state)
+        for n, state in enumerate(chunk, start=start):
+            builder.add(rng, n + 1, state, network_sites[sites[n]])
         writer.write(rows)
         conn.commit()
         progress(len(chunk))
@@ -127,6 +137,7 @@ def _finish(session: Session, options: Options, counts) -> None:
     settings.put(session, settings.FACILITY_NAME, FACILITY)
     detail = {
         "clients": options.clients,
+        "sites": counts.get("sites", 0),
         "seed": options.seed,
         "rows": dict(sorted(counts.items())),
     }

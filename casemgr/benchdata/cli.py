@@ -13,6 +13,7 @@ from ..domain.errors import DomainError
 from ..extensions import db
 from ..orm import utcnow
 from . import build as bench
+from . import network as staffing
 
 DEFAULT_SEED = 20261126
 
@@ -65,8 +66,32 @@ def _report(outcome: bench.Outcome, seconds: float, password: str, seed_text: st
     )
     for table, count in sorted(outcome.counts.items()):
         click.echo(f"  {table:<28} {count:>10,}")
+    sites = outcome.network.sites
+    click.echo(
+        f"{len(sites):,} sites ({sites[0].code} {sites[0].name}"
+        + (f" … {sites[-1].code} {sites[-1].name}" if len(sites) > 1 else "")
+        + f"), about {round((mix.open + mix.discharged) / len(sites)):,} clients each; "
+        "every login works at one site except those marked network-wide."
+    )
     click.echo(f"Logins (password: {password}):")
     for kind, members in outcome.network.staff.items():
-        span = members[0].login + (f" … {members[-1].login}" if len(members) > 1 else "")
-        click.echo(f"  {kind:<11} {len(members):>5}  {span}")
+        click.echo(f"  {kind:<11} {len(members):>5}  {_logins(members)}")
+    first = sites[0]
+    click.echo(
+        f"Site {first.code}: nurse {first.of('nurse')[0].login}, manager "
+        f"{first.of('manager')[0].login}, counselor {first.of('counselor')[0].login}."
+    )
     click.echo(f"Two-factor sign-in for every bench login: TOTP seed {seed_text}")
+
+
+def _logins(members: list[staffing.StaffMember]) -> str:
+    """The logins of one kind: the network-wide ones, then the sites' (each site's staff
+    have consecutive numbers, site by site)."""
+    parts = []
+    wide = [m for m in members if m.site_id is None]
+    sited = [m for m in members if m.site_id is not None]
+    for group, where in ((wide, "network-wide"), (sited, "at the sites")):
+        if group:
+            span = group[0].login + (f" … {group[-1].login}" if len(group) > 1 else "")
+            parts.append(f"{span} ({where})")
+    return "; ".join(parts)

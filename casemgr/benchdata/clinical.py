@@ -151,7 +151,7 @@ class Detox:
 
     def _doses(self, order_id: int, dose: int, times, starts: datetime) -> None:
         ctx, episode = self.ctx, self.episode
-        nurses = ctx.network.of("nurse")
+        nurses = episode.site.of("nurse")  # two at least: someone else witnesses
         witness = next(n for n in nurses if n.id != episode.nurse.id)
         day = starts.astimezone(ctx.tz).date()
         while day <= ctx.today:
@@ -258,7 +258,7 @@ class Notes:
         if self.episode.discharged_on and meeting_day > self.episode.discharged_on:
             return
         self.taken_meetings.add(meeting_id)
-        lead = network.of("counselor")[self.group * 2 % len(network.of("counselor"))]
+        lead = network.group_leads[self.group]
         self._session(meeting_day, time(13, 0), 90, "group", NoteFormat.GROUP, lead, meeting_id)
 
     def _session(self, day, start, minutes, kind, fmt, staff, meeting_id=None) -> None:

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from ..domain.phases import Phase, check_transition
 from ..domain.text import fold, format_mrn
 from . import clinical, vocab
-from .network import Mix, StaffMember
+from .network import Mix, Site, StaffMember
 from .rows import Rows
 from .timeline import Context, EpisodePlan, Stay
 
@@ -123,10 +123,9 @@ class ClientBuilder:
 
     def __init__(self, ctx: Context, rows: Rows):
         self.ctx, self.rows = ctx, rows
-        self.open_count = 0
-        self.detox_count = 0
 
-    def add(self, rng: random.Random, number: int, state: str) -> None:
+    def add(self, rng: random.Random, number: int, state: str, site: Site) -> None:
+        """Client `number` in `state` now, treated at `site` (every episode of theirs)."""
         ctx = self.ctx
         episodes = episodes_for(rng, state, ctx.today)
         client_id = ctx.ids.take("clients")
@@ -136,26 +135,28 @@ class ClientBuilder:
         substance = rng.choice(OPIOIDS) if opioid else rng.choice(OTHER_SUBSTANCES)
         self._client(rng, client_id, number, episodes[0].admitted_on, substance)
         for episode in episodes:
+            episode.site = site
             self._staff_for(rng, episode)
             self._episode(rng, client_id, episode)
             clinical.document(rng, ctx, self.rows, client_id, episode, substance)
 
     def _staff_for(self, rng: random.Random, episode: EpisodePlan) -> None:
-        """Open episodes fill counselors' caseloads in turn (about 40 each); nurses and
-        physicians share the detox unit the same way."""
-        network = self.ctx.network
-        counselors = network.of("counselor")
+        """Open episodes fill the site's counselors' caseloads in turn (about 40 each); the
+        site's nurses and physicians share its detox unit the same way."""
+        site = episode.site
+        counselors = site.of("counselor")
         if episode.discharged_on is None:
-            index = self.open_count % len(counselors)
-            self.open_count += 1
+            index = site.open_count % len(counselors)
+            site.open_count += 1
         else:
             index = rng.randrange(len(counselors))
-        episode.counselor, episode.counselor_index = counselors[index], index
-        nurses, physicians = network.of("nurse"), network.of("physician")
+        episode.counselor = counselors[index]
+        episode.counselor_index = self.ctx.network.index_of(episode.counselor)
+        nurses, physicians = site.of("nurse"), site.of("physician")
         if episode.phase is Phase.DETOX:
-            self.detox_count += 1
-            episode.nurse = nurses[self.detox_count % len(nurses)]
-            episode.physician = physicians[self.detox_count % len(physicians)]
+            site.detox_count += 1
+            episode.nurse = nurses[site.detox_count % len(nurses)]
+            episode.physician = physicians[site.detox_count % len(physicians)]
         else:
             episode.nurse, episode.physician = rng.choice(nurses), rng.choice(physicians)
 
@@ -195,9 +196,8 @@ class ClientBuilder:
     def _episode(self, rng: random.Random, client_id: int, episode: EpisodePlan) -> None:
         ctx, rows = self.ctx, self.rows
         episode.id = ctx.ids.take("episodes")
-        manager = ctx.network.of("manager")[
-            episode.counselor_index % len(ctx.network.of("manager"))
-        ]
+        managers = episode.site.of("manager")
+        manager = managers[episode.counselor_index % len(managers)]
         admitted_at = ctx.at(episode.admitted_on, 8)
         self._moves(episode, admitted_at)
         phase_started = episode.discharged_on or episode.stays[-1].start
@@ -210,6 +210,7 @@ class ClientBuilder:
             "phase_started_on": phase_started,
             "primary_counselor_id": episode.counselor.id,
             "discharged_on": episode.discharged_on,
+            "site_id": episode.site.id,
             "version": 1,
             "created_at": admitted_at,
             "updated_at": episode.moves[-1][1],

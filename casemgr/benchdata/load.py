@@ -16,6 +16,7 @@ from .rows import Rows
 CHUNK = 5000
 # Parents before children, so every foreign key finds its row.
 ORDER = (
+    "sites",
     "users",
     "user_roles",
     "groups",
@@ -174,7 +175,7 @@ def load_pragmas(conn: sa.Connection) -> Iterator[None]:
         yield
         return
     # Outside any transaction (SQLite refuses to change `synchronous` inside one), on the
-    # driver connection, which runs in autocommit mode (see orm.configure_sqlite).
+    # driver connection, which runs in autocommit mode (see sqlite_setup.configure).
     raw = conn.connection.driver_connection
     _pragmas(raw, synchronous="OFF", cache_size=-262144, temp_store="MEMORY")  # 256 MiB cache
     try:
@@ -192,7 +193,7 @@ def _pragmas(raw, **values) -> None:
 def analyze(conn: sa.Connection) -> None:
     """Planner statistics for the loaded tables, on both databases: without them SQLite
     guesses (and never analyses by itself before a connection has queried the tables, see
-    orm.configure_sqlite), and PostgreSQL waits for autovacuum, so the first benchmark would
+    sqlite_setup.configure), and PostgreSQL waits for autovacuum, so the first benchmark would
     time plans a real database of this size would not use. Sampled on both (SQLite's
     analysis_limit, PostgreSQL's default_statistics_target), so seconds, not minutes."""
     conn.exec_driver_sql("ANALYZE")

@@ -8,7 +8,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from ..domain.phases import Phase
-from .network import Network, StaffMember
+from .network import Network, Site, StaffMember
 from .rows import Ids
 
 
@@ -53,6 +53,7 @@ class EpisodePlan:
     counselor_index: int = 0
     nurse: StaffMember | None = None
     physician: StaffMember | None = None
+    site: Site | None = None  # where the episode is treated (all of a client's at one site)
     id: int = 0
     number: int = 1
     moves: list[tuple[Phase, datetime]] = field(default_factory=list)

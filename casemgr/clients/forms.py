@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from ..choices import choices
 from ..domain import codes
 from ..domain.face_sheet import TEXT_FIELDS, FaceSheet, Funding, SubstanceUse
+from ..episodes.forms import SiteChoice
 from ..forms import VersionField, no_format_chars
 from ..timefmt import today as facility_today
 
@@ -182,7 +183,7 @@ class FaceSheetEditForm(FaceSheetForm):
     version = VersionField()
 
 
-class IntakeForm(FaceSheetForm):
+class IntakeForm(SiteChoice, FaceSheetForm):
     admitted_on = DateField(
         "Admission date",
         validators=[DataRequired(message="Enter a valid date.")],

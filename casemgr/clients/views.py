@@ -1,14 +1,16 @@
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
 
 from ..auth.models import User
 from ..auth.web import me
 from ..domain.errors import DomainError
 from ..episodes import services as episodes
 from ..episodes.forms import counselor_choices
+from ..episodes.views import to_chart
 from ..extensions import db
 from ..forms import open_version, stale, version_of
 from ..orm import utcnow
-from ..policy import Perm, authorize, requires
+from ..policy import Perm, authorize, can, requires
 from ..timefmt import day_start, today
 from . import search, services
 from .access import load_client
@@ -48,6 +50,7 @@ def _intake_form() -> IntakeForm:
     form = IntakeForm()
     people = episodes.counselors(db.session)
     form.counselor.choices = counselor_choices(people)
+    form.offer_sites(episodes.active_sites(db.session), me().site)
     if not form.is_submitted() and me().id in [p.id for p in people]:
         form.counselor.data = me().id  # a counselor doing intake usually keeps the client
     return form
@@ -69,6 +72,7 @@ def new():
                 counselor=counselor,
                 now=utcnow(),
                 admitted_at=day_start(form.admitted_on.data),
+                site=form.chosen_site,
             )
         except DomainError as exc:
             db.session.rollback()
@@ -76,7 +80,7 @@ def new():
         else:
             db.session.commit()
             flash(f"{client.display_name} admitted as {client.mrn}.", "success")
-            return redirect(url_for("clients.show", client_id=client.id))
+            return to_chart(client)
     return render_template("clients/intake.html", form=form)
 
 
@@ -87,8 +91,19 @@ def show(client_id: int):
     services.record_view(db.session, client)
     db.session.commit()
     return render_template(
-        "clients/show.html", client=client, **services.chart_summary(client, today())
+        "clients/show.html",
+        client=client,
+        site_move=_can_move_site(client),
+        **services.chart_summary(client, today()),
     )
+
+
+def _can_move_site(client) -> bool:
+    """Whether the chart offers "Change site": the user may, and another site is open."""
+    episode = client.episodes[-1] if client.episodes else None
+    if episode is None or not can(current_user, Perm.EPISODE_SITE, episode):
+        return False
+    return any(s.id != episode.site_id for s in episodes.active_sites(db.session))
 
 
 # The face sheet form edits the client's funding and substance rows too: they are part of its

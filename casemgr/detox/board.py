@@ -36,7 +36,7 @@ from ..domain.vitals import Vitals
 from ..domain.withdrawal import COWS, INSTRUMENTS, Band
 from ..episodes.models import Episode
 from ..mar.models import Drug, MedicationAdministration, MedicationOrder
-from ..policy import Perm, scoped
+from ..policy import Perm, at_users_site, scoped
 from . import settings
 from .models import WithdrawalAssessment
 from .services import VITAL_FIELDS
@@ -131,12 +131,13 @@ def load_board(session: Session, user: User, now: datetime, today: date) -> Boar
 
 
 def _episodes(session: Session, user: User) -> list[tuple[Episode, Client]]:
-    # Nurses, physicians and managers see every detox client; the scope is kept regardless,
-    # so a role granted the board later never sees past its caseload.
+    # Nurses, physicians and managers see every detox client at their site (the whole
+    # network's for network-wide staff); the scope is kept regardless, so a role granted
+    # the board later never sees past its caseload.
     stmt = (
         sa.select(Episode, Client)
         .join(Client, Client.id == Episode.client_id)
-        .where(Episode.phase == Phase.DETOX)
+        .where(Episode.phase == Phase.DETOX, at_users_site(user, Episode.site_id))
         .order_by(Client.search_name, Client.id)
     )
     return [(e, c) for e, c in session.execute(scoped(stmt, Perm.CLIENT_VIEW, user)).all()]

@@ -9,12 +9,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from flask_login import current_user
 from sqlalchemy.orm import Session, aliased
 
 from ..auth.models import User
 from ..clients.models import Client
 from ..domain.phases import Phase
-from ..policy import Perm, scoped
+from ..policy import Perm, at_users_site, scoped
 from .models import Episode, LevelOfCareSpan, PhaseChange
 
 
@@ -39,9 +40,9 @@ def _phase_on(day_end: datetime) -> sa.ScalarSelect:
     )
 
 
-def _open_on(stmt: sa.Select, on: date, level: Any) -> sa.Select:
-    """`stmt` over the episodes open on `on` (facility date) and their clients, with the
-    level of care of that day outer-joined as `level`."""
+def _open_on(stmt: sa.Select, on: date, level: Any, user: Any) -> sa.Select:
+    """`stmt` over the episodes open on `on` (facility date) at the user's site and their
+    clients, with the level of care of that day outer-joined as `level`."""
     return (
         stmt.select_from(Client)
         .join(Episode, Episode.client_id == Client.id)
@@ -56,6 +57,7 @@ def _open_on(stmt: sa.Select, on: date, level: Any) -> sa.Select:
         .where(
             Episode.admitted_on <= on,
             sa.or_(Episode.discharged_on.is_(None), Episode.discharged_on > on),
+            at_users_site(user, Episode.site_id),
         )
     )
 
@@ -64,18 +66,20 @@ def _day_end(on: date, tz) -> datetime:
     return datetime.combine(on + timedelta(days=1), time.min, tzinfo=tz)
 
 
-def census(session: Session, on: date, tz) -> list[CensusRow]:
-    """Open episodes on `on` (facility date), with the phase and level of care of that day,
-    limited to the clients the current user may see."""
+def census(session: Session, on: date, tz, user: Any = None) -> list[CensusRow]:
+    """Open episodes on `on` (facility date) at the user's site, with the phase and level of
+    care of that day, limited to the clients the user (by default the current user) may
+    see."""
+    user = current_user if user is None else user
     phase = _phase_on(_day_end(on, tz)).label("phase_on")
     level = aliased(LevelOfCareSpan)
     counselor = aliased(User)
     stmt = (
-        _open_on(sa.select(Client, Episode, phase, level, counselor), on, level)
+        _open_on(sa.select(Client, Episode, phase, level, counselor), on, level, user)
         .outerjoin(counselor, counselor.id == Episode.primary_counselor_id)
         .order_by(Client.search_name, Client.id)
     )
-    rows = session.execute(scoped(stmt, Perm.CLIENT_VIEW)).all()
+    rows = session.execute(scoped(stmt, Perm.CLIENT_VIEW, user)).all()
     # An episode admitted by `on` whose first move was entered later was still in intake.
     return [
         CensusRow(c, e, Phase(p) if p else Phase.INTAKE, lvl, u)
@@ -95,9 +99,10 @@ def tally(session: Session, on: date, tz, user: Any = None) -> list[Tally]:
     """The counts of census() by phase and level of care, computed in the database: the
     home page shows only these numbers, and loading every open episode to count them took
     seconds at tens of thousands of clients. Same rows, same scope, as census()."""
+    user = current_user if user is None else user
     phase = _phase_on(_day_end(on, tz)).label("phase")
     level = aliased(LevelOfCareSpan)
-    rows = _open_on(sa.select(phase, level.code_system, level.code), on, level)
+    rows = _open_on(sa.select(phase, level.code_system, level.code), on, level, user)
     rows = scoped(rows, Perm.CLIENT_VIEW, user).subquery()
     groups = (rows.c.phase, rows.c.code_system, rows.c.code)
     stmt = sa.select(*groups, sa.func.count()).group_by(*groups).order_by(*groups)

@@ -8,15 +8,23 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 
 from ..choices import choices
 from ..domain import codes
 from ..domain.care import CODE_SYSTEMS, DEFAULT_CODE_SYSTEM, Setting
 from ..domain.phases import Phase, next_phases, ordered
 from ..forms import VersionField, no_control_chars, plausible_time
+from ..sites.models import Site
 from ..timefmt import today as facility_today
-from .services import DischargeDetails
+from .services import SITE_REASON_MAX, DischargeDetails
 
 WHEN = "%Y-%m-%dT%H:%M"
 
@@ -124,7 +132,56 @@ class AssignForm(FlaskForm):
     version = VersionField()
 
 
-class ReadmitForm(FlaskForm):
+def _offered_site(form, field) -> None:
+    if not field.data:
+        raise StopValidation("Choose the site where the client is treated.")
+    if field.data not in form.sites:
+        raise ValidationError("Choose a site from the list.")
+
+
+def _site_select(label: str) -> SelectField:
+    return SelectField(label, default="", validate_choice=False, validators=[_offered_site])
+
+
+class SiteChoice:
+    """The "Site" select of a form that places an episode at one of the network's sites. On an
+    install with no open site the field is removed and the episode gets no site."""
+
+    site = _site_select("Site")
+    sites: dict[str, Site] = {}
+
+    def offer_sites(self, sites: list[Site], *defaults: Site | None) -> None:
+        """Offer `sites` (the view passes the open ones), preselecting the first of `defaults`
+        that is offered; none is preselected otherwise, so the choice is made on purpose."""
+        if not sites:
+            del self.site
+            return
+        self.sites = {str(s.id): s for s in sites}
+        self.site.choices = [
+            SelectChoice("", "— choose —"),
+            *(SelectChoice(key, s.name) for key, s in self.sites.items()),
+        ]
+        offered = [str(s.id) for s in defaults if s is not None and str(s.id) in self.sites]
+        if not self.is_submitted() and offered:
+            self.site.data = offered[0]
+
+    @property
+    def chosen_site(self) -> Site | None:
+        return self.sites.get(self.site.data) if self.site else None
+
+
+class SiteTransferForm(SiteChoice, FlaskForm):
+    site = _site_select("Move to site")
+    # Shape only; required and the minimum length are the service's.
+    reason = TextAreaField(
+        "Reason",
+        validators=[Length(max=SITE_REASON_MAX), no_control_chars],
+        description="Required, e.g. “continues in residential rehab at the other site”.",
+    )
+    version = VersionField()
+
+
+class ReadmitForm(SiteChoice, FlaskForm):
     admitted_on = DateField(
         "Admission date",
         validators=[DataRequired(message="Enter a valid date.")],

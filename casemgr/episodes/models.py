@@ -16,6 +16,7 @@ from ..orm import TimestampMixin, str_enum, utcnow
 if TYPE_CHECKING:
     from ..auth.models import User
     from ..clients.models import Client
+    from ..sites.models import Site
 
 
 class Episode(Audited, TimestampMixin, db.Model):
@@ -23,7 +24,7 @@ class Episode(Audited, TimestampMixin, db.Model):
 
     __tablename__ = "episodes"
     __audit_client_attr__ = "client_id"
-    __audit_values__ = frozenset({"phase", "primary_counselor_id", "number"})
+    __audit_values__ = frozenset({"phase", "primary_counselor_id", "number", "site_id"})
     __table_args__ = (
         sa.UniqueConstraint("client_id", "number", name="uq_episodes_client_number"),
         # At most one open episode per client, enforced by the database itself.
@@ -34,6 +35,8 @@ class Episode(Audited, TimestampMixin, db.Model):
             sqlite_where=sa.text("phase != 'discharged'"),
             postgresql_where=sa.text("phase != 'discharged'"),
         ),
+        # A site's detox board and census: its open episodes by phase.
+        sa.Index("ix_episodes_site_phase", "site_id", "phase"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,12 +48,15 @@ class Episode(Audited, TimestampMixin, db.Model):
     phase_started_on: Mapped[date]
     primary_counselor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     discharged_on: Mapped[date | None] = mapped_column(index=True)
+    # Where the episode is treated (None on an install without sites).
+    site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"))
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
 
     client: Mapped[Client] = relationship(back_populates="episodes")
     primary_counselor: Mapped[User | None] = relationship(foreign_keys=[primary_counselor_id])
+    site: Mapped[Site | None] = relationship()
     phase_changes: Mapped[list[PhaseChange]] = relationship(
         back_populates="episode", order_by="PhaseChange.id", cascade="all"
     )
@@ -61,6 +67,9 @@ class Episode(Audited, TimestampMixin, db.Model):
         back_populates="episode", order_by="CaseloadAssignment.id", cascade="all"
     )
     discharge: Mapped[Discharge | None] = relationship(back_populates="episode", cascade="all")
+    site_changes: Mapped[list[SiteChange]] = relationship(
+        back_populates="episode", order_by="SiteChange.id", cascade="all"
+    )
 
     @property
     def is_open(self) -> bool:
@@ -95,6 +104,33 @@ class Episode(Audited, TimestampMixin, db.Model):
         if target is Phase.DISCHARGED:
             self.discharged_on = on
         return change
+
+
+class SiteChange(Audited, db.Model):
+    """Append-only: an open episode moved from one of the network's sites to another (detox
+    at one facility, residential rehab at the next), by whom, when and why."""
+
+    __tablename__ = "episode_site_changes"
+    __audit_values__ = frozenset({"from_site_id", "to_site_id", "at"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    episode_id: Mapped[int] = mapped_column(sa.ForeignKey("episodes.id"), index=True)
+    from_site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sites.id"))
+    to_site_id: Mapped[int] = mapped_column(sa.ForeignKey("sites.id"))
+    at: Mapped[datetime]
+    by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(sa.String(500))
+
+    episode: Mapped[Episode] = relationship(back_populates="site_changes")
+    from_site: Mapped[Site | None] = relationship(foreign_keys=[from_site_id])
+    to_site: Mapped[Site] = relationship(foreign_keys=[to_site_id])
+    by: Mapped[User] = relationship()
+
+    @property
+    def client_id(self) -> int:
+        return self.episode.client_id
+
+    __audit_client_attr__ = "client_id"
 
 
 class PhaseChange(Audited, db.Model):

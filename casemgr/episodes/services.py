@@ -5,6 +5,7 @@ Services check the rules, append history and audit; the view commits once.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -20,7 +21,8 @@ from ..domain.codes import LEFT_AGAINST_ADVICE
 from ..domain.errors import DomainError
 from ..domain.phases import IllegalTransition, Phase, check_transition
 from ..domain.roles import Role
-from .models import CaseloadAssignment, Discharge, Episode, LevelOfCareSpan
+from ..sites.models import Site
+from .models import CaseloadAssignment, Discharge, Episode, LevelOfCareSpan, SiteChange
 
 # Recording a move more than this long after it happened needs a reason (a late entry).
 BACKDATE_GRACE = timedelta(hours=1)
@@ -64,12 +66,16 @@ def admit(
     counselor: User | None,
     now: datetime,
     admitted_at: datetime | None = None,
+    site: Site | None = None,
 ) -> Episode:
-    """Open a new episode in intake. Refused while another episode is still open."""
+    """Open a new episode in intake, at `site` (None on an install without sites). Refused
+    while another episode is still open, and at a site that is closed."""
     if any(e.is_open for e in client.episodes):
         raise DomainError(
             "This client already has an open episode; discharge it before readmitting."
         )
+    if site is not None and not site.active:
+        raise DomainError(f"{site.name} is closed and takes no admissions.", field="site")
     if counselor is not None:
         _check_counselor(counselor)
     episode = Episode(
@@ -78,6 +84,7 @@ def admit(
         admitted_on=admitted_on,
         phase=Phase.INTAKE,
         phase_started_on=admitted_on,
+        site=site,
     )
     session.add(episode)
     # The admission counts from the start of its day (or now, if that is earlier), so moves
@@ -306,3 +313,72 @@ def counselors(session: Session) -> list[User]:
         .order_by(User.full_name)
     )
     return list(session.scalars(stmt))
+
+
+SITE_REASON_MIN = 5
+SITE_REASON_MAX = 500
+
+
+def transfer_site(
+    session: Session,
+    episode: Episode,
+    to_site: Site | None,
+    *,
+    actor: User,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """Move an open episode to another of the network's sites (detox at one facility,
+    residential rehab at another): the episode's site changes, and a SiteChange row keeps
+    who moved it, when and why (the chart's site history). Audited as `episode.site_changed`
+    with both site ids; the reason stays on the row, out of the trail (see casemgr.voids)."""
+    if not episode.is_open:
+        raise DomainError("The episode is closed; only an open episode changes site.")
+    if to_site is None:
+        raise DomainError("Choose the site the client moves to.", "site")
+    if to_site.id == episode.site_id:
+        raise DomainError(f"The client is already at {to_site.name}.", "site")
+    if not to_site.active:
+        raise DomainError(f"{to_site.name} is closed and takes no clients.", "site")
+    _check_site_reason(reason)
+    from_site_id = episode.site_id
+    episode.site_changes.append(
+        SiteChange(
+            from_site_id=from_site_id,
+            to_site=to_site,
+            at=now,
+            by=actor,
+            reason=(reason or "").strip(),
+        )
+    )
+    episode.site = to_site
+    session.flush()
+    record(
+        session,
+        "episode.site_changed",
+        target=episode,
+        actor=actor,
+        detail={"from_site_id": from_site_id, "to_site_id": to_site.id},
+    )
+
+
+def _check_site_reason(text: str | None) -> None:
+    value = (text or "").strip()
+    if not value:
+        raise DomainError("Say why the client moves to another site.", "reason")
+    if "\ufffd" in value:
+        raise DomainError(
+            "Some characters could not be read (the text was not valid UTF-8); type it again.",
+            "reason",
+        )
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\r\n" for ch in value):
+        raise DomainError("Remove control characters from the reason.", "reason")
+    if len(value) < SITE_REASON_MIN:
+        raise DomainError(f"Give a reason of at least {SITE_REASON_MIN} characters.", "reason")
+    if len(value) > SITE_REASON_MAX:
+        raise DomainError(f"Keep the reason to {SITE_REASON_MAX} characters or fewer.", "reason")
+
+
+def active_sites(session: Session) -> list[Site]:
+    """The open sites, by name: where an episode may be admitted or moved to."""
+    return list(session.scalars(sa.select(Site).where(Site.active.is_(True)).order_by(Site.name)))

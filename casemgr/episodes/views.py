@@ -1,13 +1,15 @@
+import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, url_for
 
 from ..auth.models import User
 from ..auth.web import me
 from ..clients.access import load_client, load_episode
+from ..clients.models import Client
 from ..domain.care import Setting
 from ..extensions import db
 from ..forms import attempt, open_version, stale
 from ..orm import utcnow
-from ..policy import Perm, requires
+from ..policy import Perm, requires, scoped
 from ..timefmt import day_start, from_local, local, local_date, today
 from . import services
 from .forms import (
@@ -16,6 +18,7 @@ from .forms import (
     LevelOfCareForm,
     PhaseMoveForm,
     ReadmitForm,
+    SiteTransferForm,
     counselor_choices,
 )
 
@@ -26,6 +29,19 @@ CONFLICT = "Someone else changed this episode a moment ago. Reload the page and 
 
 def _to_chart(client_id: int):
     return redirect(url_for("clients.show", client_id=client_id))
+
+
+def to_chart(client: Client):
+    """Back to the chart after an admission or a site change; to the home page instead when
+    that took the client out of the user's sight (an episode at a site they do not work at,
+    or on another counselor's caseload)."""
+    visible = scoped(sa.select(Client.id).where(Client.id == client.id), Perm.CLIENT_VIEW)
+    if db.session.scalar(visible) is not None:
+        return _to_chart(client.id)
+    site = client.episodes[-1].site
+    where = f"with the staff of {site.name}" if site else "not on your caseload"
+    flash(f"{client.display_name}'s chart is now {where}, so it does not open for you.", "info")
+    return redirect(url_for("home.index"))
 
 
 def _attempt(form, action, default_field: str = "") -> tuple[bool, object]:
@@ -150,6 +166,8 @@ def readmit(client_id: int):
     client = load_client(client_id)
     form = ReadmitForm()
     form.counselor.choices = counselor_choices(services.counselors(db.session))
+    previous = client.episodes[-1].site if client.episodes else None
+    form.offer_sites(services.active_sites(db.session), me().site, previous)
     if form.validate_on_submit():
         counselor = db.session.get(User, form.counselor.data)
         ok, _ = _attempt(
@@ -162,6 +180,7 @@ def readmit(client_id: int):
                 counselor=counselor,
                 now=utcnow(),
                 admitted_at=day_start(form.admitted_on.data),
+                site=form.chosen_site,
             ),
         )
         if ok:
@@ -169,5 +188,29 @@ def readmit(client_id: int):
                 f"{client.display_name} readmitted: episode {len(client.episodes)} opened.",
                 "success",
             )
-            return _to_chart(client.id)
+            return to_chart(client)
     return render_template("episodes/readmit.html", client=client, form=form)
+
+
+@bp.route("/<int:episode_id>/site", methods=["GET", "POST"])
+@requires(Perm.EPISODE_SITE)
+def change_site(episode_id: int):
+    episode = load_episode(episode_id, Perm.EPISODE_SITE)
+    form = SiteTransferForm()
+    form.offer_sites([s for s in services.active_sites(db.session) if s.id != episode.site_id])
+    if not form.is_submitted():
+        open_version(form, episode)
+    if form.validate_on_submit() and not stale(form, episode):
+        to_site = form.chosen_site
+        ok, _ = _attempt(
+            form,
+            lambda: services.transfer_site(
+                db.session, episode, to_site, actor=me(), reason=form.reason.data, now=utcnow()
+            ),
+        )
+        if ok:
+            flash(f"{episode.client.display_name} moved to {to_site.name}.", "success")
+            return to_chart(episode.client)
+    return render_template(
+        "episodes/change_site.html", episode=episode, client=episode.client, form=form
+    )

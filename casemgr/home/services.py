@@ -25,7 +25,7 @@ from ..episodes.census import tally as census_tally
 from ..episodes.models import Discharge, Episode, LevelOfCareSpan, PhaseChange
 from ..notes.models import ClinicalSession
 from ..plans.models import TreatmentPlan
-from ..policy import Perm, scoped
+from ..policy import Perm, at_users_site, scoped
 from ..timefmt import facility_tz
 
 
@@ -284,7 +284,7 @@ def detox_board(session: Session, user: User, today: date, query: ListQuery) -> 
         .outerjoin(current, current.c.episode_id == Episode.id)
         .outerjoin(level, level.id == current.c.id)
         .outerjoin(counselor, counselor.id == Episode.primary_counselor_id)
-        .where(Episode.phase == Phase.DETOX)
+        .where(Episode.phase == Phase.DETOX, at_users_site(user, Episode.site_id))
     )
     stmt = _paged(scoped(stmt, Perm.CLIENT_VIEW, user), _detox_sorts(level, counselor), query)
     rows = [
@@ -308,7 +308,7 @@ def overdue(
     limit: int = ATTENTION_LIMIT,
 ) -> Limited:
     """Open episodes past their planned dates, longest-running first; only `counselor`'s
-    caseload when given."""
+    caseload when given (wherever it is treated), else those at the user's site."""
     who = aliased(User)
     stmt = (
         _client_episodes(who)
@@ -317,6 +317,8 @@ def overdue(
     )
     if counselor is not None:
         stmt = stmt.where(Episode.primary_counselor_id == counselor.id)
+    else:
+        stmt = stmt.where(at_users_site(user, Episode.site_id))
     stmt = scoped(stmt, Perm.CLIENT_VIEW, user).order_by(
         Episode.phase_started_on, Client.search_name, Client.id
     )
@@ -326,8 +328,11 @@ def overdue(
 
 
 def unassigned(session: Session, user: User, today: date, limit: int = ATTENTION_LIMIT) -> Limited:
-    """Open episodes without a primary counselor, the longest waiting first."""
-    stmt = _client_episodes().where(_is_open(), Episode.primary_counselor_id.is_(None))
+    """Open episodes at the user's site without a primary counselor, the longest waiting
+    first."""
+    stmt = _client_episodes().where(
+        _is_open(), Episode.primary_counselor_id.is_(None), at_users_site(user, Episode.site_id)
+    )
     stmt = scoped(stmt, Perm.CLIENT_VIEW, user).order_by(
         Episode.admitted_on, Client.search_name, Client.id
     )
@@ -395,10 +400,12 @@ def _count(session: Session, user: User, *where: sa.ColumnElement[bool]) -> int:
 
 
 def month_flow(session: Session, user: User, today: date, limit: int = SHORT_LIST) -> MonthFlow:
-    """Admissions and discharges dated from the first of this month to today."""
+    """Admissions and discharges at the user's site dated from the first of this month to
+    today."""
     first = today.replace(day=1)
-    admitted = Episode.admitted_on.between(first, today)
-    discharged = Episode.discharged_on.between(first, today)
+    here = at_users_site(user, Episode.site_id)
+    admitted = sa.and_(Episode.admitted_on.between(first, today), here)
+    discharged = sa.and_(Episode.discharged_on.between(first, today), here)
     recent_in = scoped(_client_episodes().where(admitted), Perm.CLIENT_VIEW, user).order_by(
         Episode.admitted_on.desc(), Episode.id.desc()
     )
@@ -427,8 +434,9 @@ class CounselorLoad:
 
 
 def counselor_caseloads(session: Session, user: User, today: date) -> list[CounselorLoad]:
-    """Active counselors, and anyone else still holding open episodes, with how many open
-    episodes they carry and how many of those are past their planned dates."""
+    """Active counselors (at the user's site), and anyone else still holding open episodes
+    there, with how many open episodes they carry there and how many of those are past
+    their planned dates."""
     loads = scoped(
         sa.select(
             Episode.primary_counselor_id.label("counselor_id"),
@@ -437,7 +445,11 @@ def counselor_caseloads(session: Session, user: User, today: date) -> list[Couns
         )
         .select_from(Client)
         .join(Episode, Episode.client_id == Client.id)
-        .where(_is_open(), Episode.primary_counselor_id.is_not(None))
+        .where(
+            _is_open(),
+            Episode.primary_counselor_id.is_not(None),
+            at_users_site(user, Episode.site_id),
+        )
         .group_by(Episode.primary_counselor_id),
         Perm.CLIENT_VIEW,
         user,
@@ -446,7 +458,16 @@ def counselor_caseloads(session: Session, user: User, today: date) -> list[Couns
     stmt = (
         sa.select(User, loads.c.open, loads.c.late)
         .outerjoin(loads, loads.c.counselor_id == User.id)
-        .where(sa.or_(sa.and_(User.active.is_(True), User.id.in_(counselors)), loads.c.open > 0))
+        .where(
+            sa.or_(
+                sa.and_(
+                    User.active.is_(True),
+                    User.id.in_(counselors),
+                    at_users_site(user, User.site_id),
+                ),
+                loads.c.open > 0,
+            )
+        )
         .order_by(User.full_name, User.id)
     )
     return [CounselorLoad(u, n or 0, late or 0) for u, n, late in session.execute(stmt).all()]

@@ -61,7 +61,7 @@ from ..home.services import PLAN_DUE_SOON_DAYS, CensusSummary, census_summary
 from ..notes.models import ClinicalSession, Note
 from ..outcomes import services as outcomes
 from ..plans.models import TreatmentPlan
-from ..policy import unrestricted
+from ..policy import at_users_site, site_clients, unrestricted
 from ..timefmt import facility_tz, format_datetime
 from . import pdf, record
 from .models import PrintedReport
@@ -139,9 +139,10 @@ def released(row: PrintedReport) -> dict[int, dict[str, Any]]:
 
 
 def listed_for(viewer: Any, only: Iterable[int] | None = None) -> sa.ColumnElement[bool]:
-    """The clients a list drawn for `viewer` may name: not those a restriction keeps from
-    them (the policy's deny, not a copy of it), and when `only` is given, only those."""
-    clause = unrestricted(viewer, Client.id)
+    """The clients a list drawn for `viewer` may name: those of the viewer's site (the
+    policy's site rule), not those a restriction keeps from them (the policy's deny, not a
+    copy of it), and when `only` is given, only those."""
+    clause = sa.and_(site_clients(viewer), unrestricted(viewer, Client.id))
     return clause if only is None else sa.and_(clause, Client.id.in_(sorted(only)))
 
 
@@ -261,9 +262,10 @@ def _last_change(before: datetime | None = None) -> sa.ScalarSelect[Any]:
 
 
 def census(
-    session: Session, on: date, tz: tzinfo, listed: sa.ColumnElement[bool]
+    session: Session, on: date, tz: tzinfo, listed: sa.ColumnElement[bool], viewer: Any
 ) -> tuple[list[CensusLine], CensusSummary]:
-    """Open episodes on `on` of the clients `listed` (see listed_for) with the phase, level of
+    """Open episodes on `on` at the viewer's site, of the clients `listed` (see listed_for),
+    with the phase, level of
     care and days in phase of that day, and the counts by phase and level of care, in one
     query. As in casemgr.episodes.census: the phase is that of the last move effective by the
     end of the day (intake before any)."""
@@ -286,6 +288,7 @@ def census(
             Episode.admitted_on <= on,
             sa.or_(Episode.discharged_on.is_(None), Episode.discharged_on > on),
             listed,
+            at_users_site(viewer, Episode.site_id),
         )
     )
     lines = []
@@ -382,7 +385,7 @@ def census_story(
 
 def render_census(session: Session, row: PrintedReport) -> tuple[bytes, int | None]:
     on = date.fromisoformat(parameters(row)["on"])
-    lines, summary = census(session, on, facility_tz(), _listed(row))
+    lines, summary = census(session, on, facility_tz(), _listed(row), row.generated_by)
     clients = [line.row.client for line in lines]
     if row.file_format == "csv":
         return census_csv(on, lines, csv_notice(row, clients)), None
@@ -496,15 +499,20 @@ def _is_open() -> sa.ColumnElement[bool]:
 
 
 def caseloads(
-    session: Session, *, now: datetime, tz: tzinfo, listed: sa.ColumnElement[bool]
+    session: Session,
+    *,
+    now: datetime,
+    tz: tzinfo,
+    listed: sa.ColumnElement[bool],
+    site_id: int | None = None,
 ) -> CaseloadReport:
     """Every counselor (active counselors, and anyone still holding open episodes) with their
     open episodes, their overdue draft notes, plan reviews due within a week or overdue (and
     plans missing) and aftercare check-ins due within a week or overdue, as of `now`, of the
-    clients `listed` (see listed_for); the rules are those of the counselor's home page. Five
-    queries, whatever the numbers."""
+    clients `listed` (see listed_for), for the site `site_id` (None: the whole network); the
+    rules are those of the counselor's home page. Five queries, whatever the numbers."""
     as_of = now.astimezone(tz).date()
-    loads = {u.id: Caseload(u) for u in session.scalars(_counselors())}
+    loads = {u.id: Caseload(u) for u in session.scalars(_counselors(listed, site_id))}
     unassigned = Caseload(None)
     episodes = session.execute(_open_episodes().where(listed))
     for c, e in sorted(episodes, key=lambda row: name_key(row[0])):
@@ -541,15 +549,16 @@ def _plan_state(plan: TreatmentPlan | None, as_of: date) -> str:
     return "overdue" if review_overdue(plan.review_due_on, as_of) else "due"
 
 
-def _counselors() -> sa.Select[Any]:
-    holding = sa.select(Episode.primary_counselor_id).where(_is_open())
+def _counselors(listed: sa.ColumnElement[bool], site_id: int | None) -> sa.Select[Any]:
+    """Active counselors (at the site, for a site's report), and anyone holding an open
+    episode of a listed client."""
+    holding = _open_episodes().where(listed).with_only_columns(Episode.primary_counselor_id)
     counselors = sa.select(UserRole.user_id).where(UserRole.role == Role.COUNSELOR)
+    staff = sa.and_(User.active.is_(True), User.id.in_(counselors))
+    if site_id is not None:
+        staff = sa.and_(staff, User.site_id == site_id)
     return (
-        sa.select(User)
-        .where(
-            sa.or_(sa.and_(User.active.is_(True), User.id.in_(counselors)), User.id.in_(holding))
-        )
-        .order_by(User.full_name, User.id)
+        sa.select(User).where(sa.or_(staff, User.id.in_(holding))).order_by(User.full_name, User.id)
     )
 
 
@@ -782,7 +791,13 @@ def _who(client: Client) -> tuple[str, str, str]:
 
 def render_caseload(session: Session, row: PrintedReport) -> tuple[bytes, int | None]:
     tz = facility_tz()
-    report = caseloads(session, now=row.generated_at, tz=tz, listed=_listed(row))
+    report = caseloads(
+        session,
+        now=row.generated_at,
+        tz=tz,
+        listed=_listed(row),
+        site_id=row.generated_by.site_id,
+    )
     if row.file_format == "csv":
         return caseload_csv(report, csv_notice(row, report.clients())), None
     title = f"Caseload report, {report.as_of.isoformat()}"

@@ -59,8 +59,8 @@ def listed_clients(
     listed, tz = facility.listed_for(by), facility_tz()
     if kind == "census":
         on = date.fromisoformat(params["on"])
-        return [line.row.client for line in facility.census(session, on, tz, listed)[0]]
-    return facility.caseloads(session, now=at, tz=tz, listed=listed).clients()
+        return [line.row.client for line in facility.census(session, on, tz, listed, by)[0]]
+    return facility.caseloads(session, now=at, tz=tz, listed=listed, site_id=by.site_id).clients()
 
 
 def release(
