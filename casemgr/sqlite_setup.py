@@ -158,24 +158,38 @@ def _reads_only() -> bool:
 
 def take_write_lock(session: Session, *, discard: bool = False) -> bool:
     """Before writing in a request that began as a read: end its read transaction so the
-    next one begins with the write lock. Objects loaded so far are expired (the rollback)
-    and load again, under the new transaction, when next used. Returns whether a read
-    transaction was ended, so a caller that already changed objects (`discard=True`) knows
-    to make its changes again. A no-op outside such requests, in a transaction that already
-    holds the write lock, and on PostgreSQL."""
+    next one begins with the write lock. Returns whether a read transaction was ended.
+
+    Objects loaded so far stay loaded: the read is ended with a COMMIT that expires nothing
+    (it wrote nothing), so a page that read 60 board rows and then records its audit event
+    does not load each row again. With `discard=True` a caller's unsaved changes are rolled
+    back instead (everything loaded expires), and it must make them again. A no-op outside
+    such requests, in a transaction that already holds the write lock, and on PostgreSQL."""
     if not _reads_only():
         return False
     if isinstance(session, scoped_session):
         session = session()
     ended = session.in_transaction() and bool(session.connection().info.get(_DEFERRED))
     if ended:
-        if not discard and (
+        unsaved = (
             session.new or session.deleted or any(session.is_modified(o) for o in session.dirty)
-        ):
+        )
+        if unsaved and not discard:
             raise RuntimeError("take_write_lock with unsaved changes: they would be lost")
-        session.rollback()
-    g.pop(_READS_ONLY)  # until the write commits (_on_commit)
+        _end_read(session, keep_loaded=not unsaved)
+    g.pop(_READS_ONLY, None)  # until the write commits (_on_commit)
     return ended
+
+
+def _end_read(session: Session, *, keep_loaded: bool) -> None:
+    if not keep_loaded:
+        session.rollback()
+        return
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 def _mark_read_requests() -> None:

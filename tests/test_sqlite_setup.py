@@ -151,3 +151,19 @@ def test_outside_requests_every_transaction_takes_the_write_lock(app, statements
     with db.engine.begin() as conn:
         conn.execute(sa.text("SELECT 1"))
     assert begins(statements) == ["BEGIN IMMEDIATE"]
+
+
+def test_ending_a_read_keeps_what_it_loaded(app, make, statements):
+    """A page that read its rows and then records its audit event must not load each row
+    again: the read ends with a COMMIT that expires nothing (it wrote nothing)."""
+    user = make.user(Role.COUNSELOR)
+    db.session.commit()
+    with app.test_request_context("/", method="GET"):
+        sqlite_setup._mark_read_requests()
+        loaded = db.session.get(type(user), user.id)
+        assert loaded.full_name
+        assert sqlite_setup.take_write_lock(db.session) is True
+        assert not sa.inspect(loaded).expired_attributes
+        statements.clear()
+        assert loaded.full_name  # no query
+        assert statements == []
