@@ -57,18 +57,27 @@ def pending_password_change(session: Session) -> list[User]:
     return list(session.scalars(stmt.order_by(User.full_name)))
 
 
-def staff_counts(session: Session) -> dict[str, int]:
+def staff_counts(session: Session, user: User | None = None) -> dict[str, int]:
+    """Active staff by role: the user's site's, when given someone who works at a site."""
+    here = sa.true() if user is None else at_users_site(user, User.site_id)
     rows = session.execute(
         sa.select(UserRole.role, sa.func.count())
         .join(User)
-        .where(User.active.is_(True))
+        .where(User.active.is_(True), here)
         .group_by(UserRole.role)
     ).all()
     return {role.value: n for role, n in rows}
 
 
-def roster(session: Session) -> list[User]:
-    stmt = sa.select(User).where(User.active.is_(True)).options(selectinload(User.role_rows))
+def roster(session: Session, user: User) -> list[User]:
+    """Active staff at the user's site (the whole network's for network-wide staff): a site
+    manager's home lists her colleagues, not the network's 1,500 staff (190 ms at 50,000
+    clients)."""
+    stmt = (
+        sa.select(User)
+        .where(User.active.is_(True), at_users_site(user, User.site_id))
+        .options(selectinload(User.role_rows))
+    )
     return list(session.scalars(stmt.order_by(User.full_name)))
 
 

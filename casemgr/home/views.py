@@ -74,8 +74,8 @@ def _manager() -> dict[str, Any]:
     on = today()
     user = me()
     return {
-        "roster": services.roster(db.session),
-        "counts": services.staff_counts(db.session),
+        "roster": services.roster(db.session, user),
+        "counts": services.staff_counts(db.session, user),
         "failed": services.recent_failed_sign_ins(db.session),
         "census": services.census_figures(db.session, user, on, facility_tz()),
         "flow": services.month_flow(db.session, user, on),

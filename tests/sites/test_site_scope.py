@@ -152,3 +152,17 @@ def test_without_sites_everyone_sees_as_before(make):
     admitted(manager, counselor, Phase.DETOX, legal_first_name="Solo")
     db.session.commit()
     assert names(nurse) == {"Solo"} and names(manager) == {"Solo"}
+
+
+def test_a_site_managers_roster_and_staff_counts_are_her_sites(net):
+    from casemgr.home import services
+
+    north = {net.north_nurse.id, net.north_clinic_manager.id, net.north_supervisor.id}
+    assert {u.id for u in services.roster(db.session, net.north_clinic_manager)} == north
+    assert services.staff_counts(db.session, net.north_clinic_manager) == {
+        "nurse": 1,
+        "clinic_manager": 1,
+        "supervisor": 1,
+    }
+    everyone = {u.id for u in services.roster(db.session, net.manager)}
+    assert north | {net.manager.id, net.counselor.id, net.network_nurse.id} <= everyone
