@@ -297,8 +297,8 @@ def _facilitated_clients(user: Any) -> sa.Select[Any]:
 def _detox_and_documented(user: Any) -> sa.CompoundSelect:
     """Clients in detox now at the user's site, and those the user has documented for: moved,
     set a level of care, wrote a note, collected a drug screen or scored a withdrawal
-    assessment; and clients of an open episode with a medication order not discontinued (the
-    MAR follows maintenance doses into rehab)."""
+    assessment; and clients of an open episode at the user's site with a medication order
+    not discontinued (the MAR follows maintenance doses into rehab)."""
     from .detox.models import WithdrawalAssessment
     from .domain.phases import Phase
     from .episodes.models import Episode, LevelOfCareSpan, PhaseChange
@@ -315,7 +315,9 @@ def _detox_and_documented(user: Any) -> sa.CompoundSelect:
         client.join(DrugScreen).where(DrugScreen.collector_id == user.id),
         client.join(WithdrawalAssessment).where(WithdrawalAssessment.nurse_id == user.id),
         client.join(MedicationOrder).where(
-            MedicationOrder.discontinued_at.is_(None), Episode.phase != Phase.DISCHARGED
+            MedicationOrder.discontinued_at.is_(None),
+            Episode.phase != Phase.DISCHARGED,
+            at_users_site(user, Episode.site_id),
         ),
         # A prescriber keeps sight of the clients they ordered for (co-signing, review).
         client.join(MedicationOrder).where(MedicationOrder.ordered_by_id == user.id),
