@@ -125,8 +125,8 @@ def _transactions(engine: Engine) -> None:
         conn.info[_DEFERRED] = False
         # A read request that wrote (take_write_lock) goes back to reading once the write is
         # committed: a chart view must not hold the write lock while it renders.
-        if has_request_context() and request.method in READ_METHODS:
-            setattr(g, _READS_ONLY, True)
+        if has_request_context():
+            _mark_read_requests()
 
     @sa.event.listens_for(engine, "before_cursor_execute")
     def _refuse_writes_in_reads(conn, _cursor, statement: str, *_args: Any) -> None:
@@ -192,8 +192,17 @@ def _end_read(session: Session, *, keep_loaded: bool) -> None:
         session.expire_on_commit = expire
 
 
+def reads_only(view: Any) -> Any:
+    """Marks a POST view that only reads (client search posts its terms so that no name is
+    ever in a URL): its transaction is a read as a GET's is, and a write in it is refused
+    like one."""
+    view.sqlite_reads_only = True
+    return view
+
+
 def _mark_read_requests() -> None:
-    if request.method in READ_METHODS:
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if request.method in READ_METHODS or getattr(view, "sqlite_reads_only", False):
         setattr(g, _READS_ONLY, True)
 
 

@@ -167,3 +167,11 @@ def test_ending_a_read_keeps_what_it_loaded(app, make, statements):
         statements.clear()
         assert loaded.full_name  # no query
         assert statements == []
+
+
+def test_a_posted_search_reads_beside_the_writer(frozen, auth, client, statements):
+    """Client search is a POST (no name in a URL) that only reads: it begins a read."""
+    signed_in(auth, Role.COUNSELOR)
+    statements.clear()
+    assert client.post("/clients/", data={"q": "Nobody"}).status_code == 200
+    assert begins(statements) == ["BEGIN"]

@@ -11,6 +11,7 @@ from ..extensions import db
 from ..forms import open_version, stale, version_of
 from ..orm import utcnow
 from ..policy import Perm, authorize, can, requires
+from ..sqlite_setup import reads_only
 from ..timefmt import day_start, today
 from . import search, services
 from .access import load_client
@@ -21,6 +22,7 @@ bp = Blueprint("clients", __name__)
 
 
 @bp.route("/", methods=["GET", "POST"])
+@reads_only  # the search is posted (no name in a URL) but only reads
 @requires(Perm.CLIENT_VIEW)
 def index():
     form = ClientSearchForm()
