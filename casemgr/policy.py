@@ -294,7 +294,7 @@ def _facilitated_clients(user: Any) -> sa.Select[Any]:
     )
 
 
-def _detox_and_documented(user: Any) -> sa.CompoundSelect:
+def _detox_and_documented(user: Any) -> list[sa.Select[Any]]:
     """Clients in detox now at the user's site, and those the user has documented for: moved,
     set a level of care, wrote a note, collected a drug screen or scored a withdrawal
     assessment; and clients of an open episode at the user's site with a medication order
@@ -307,7 +307,7 @@ def _detox_and_documented(user: Any) -> sa.CompoundSelect:
     from .screens.models import DrugScreen
 
     client = sa.select(Episode.client_id)
-    return sa.union(
+    return [
         client.where(Episode.phase == Phase.DETOX, at_users_site(user, Episode.site_id)),
         client.join(PhaseChange).where(PhaseChange.by_id == user.id),
         client.join(LevelOfCareSpan).where(LevelOfCareSpan.by_id == user.id),
@@ -321,7 +321,7 @@ def _detox_and_documented(user: Any) -> sa.CompoundSelect:
         ),
         # A prescriber keeps sight of the clients they ordered for (co-signing, review).
         client.join(MedicationOrder).where(MedicationOrder.ordered_by_id == user.id),
-    )
+    ]
 
 
 def _emergency_clients(user: Any) -> sa.Select[Any]:
@@ -362,15 +362,20 @@ def _restricted_from(user: Any, client: Any) -> bool:
     return bool(db.session.scalar(sa.select(_restricted(user, client.id))))
 
 
+def _site_client_ids(user: Any) -> sa.Select[Any]:
+    from .episodes.models import Episode
+
+    return sa.select(Episode.client_id).where(Episode.site_id == user.site_id)
+
+
 def site_clients(user: Any) -> sa.ColumnElement[bool]:
     """Every client for network-wide staff; otherwise the clients with an episode, now or
     before, at the user's site (its history is the site's record too)."""
     from .clients.models import Client
-    from .episodes.models import Episode
 
     if user.site_id is None:
         return sa.true()
-    return Client.id.in_(sa.select(Episode.client_id).where(Episode.site_id == user.site_id))
+    return Client.id.in_(_site_client_ids(user))
 
 
 def _client_scope(user: Any) -> sa.ColumnElement[bool]:
@@ -380,25 +385,31 @@ def _client_scope(user: Any) -> sa.ColumnElement[bool]:
     episode: were at discharge), so a reassignment takes effect on the next request, plus the
     members of groups they facilitate; nurses and physicians see clients in detox at their
     site and those they documented for (moves, levels of care, notes, screens). An open
-    emergency access adds its client; a restriction naming the user removes its
-    client whatever else allows it (deny wins)."""
+    emergency access adds its client; a restriction naming the user removes its client
+    whatever else allows it (deny wins).
+
+    The sources are one `IN (... UNION ...)`: as an OR of several INs, PostgreSQL read every
+    client in the network (a 10 ms sequential scan at 50,000 clients, in each list of a page)
+    where the union lets it look the few clients up by key."""
     from .clients.models import Client
     from .episodes.models import Episode
 
     roles = user.roles
-    clauses = []
+    if roles & {Role.CLINIC_MANAGER, Role.SUPERVISOR} and user.site_id is None:
+        return unrestricted(user, Client.id)
+    sources: list[sa.Select[Any]] = []
     if roles & {Role.CLINIC_MANAGER, Role.SUPERVISOR}:
-        clauses.append(site_clients(user))
+        sources.append(_site_client_ids(user))
     if Role.COUNSELOR in roles:
-        mine = sa.select(Episode.client_id).where(Episode.primary_counselor_id == user.id)
-        clauses.append(Client.id.in_(mine.union(_facilitated_clients(user))))
+        sources.append(sa.select(Episode.client_id).where(Episode.primary_counselor_id == user.id))
+        sources.append(_facilitated_clients(user))
     if roles & {Role.NURSE, Role.PHYSICIAN}:
-        clauses.append(Client.id.in_(_detox_and_documented(user)))
+        sources.extend(_detox_and_documented(user))
     if any(Perm.EMERGENCY_ACCESS in GRANTS.get(role, ()) for role in roles):
-        clauses.append(Client.id.in_(_emergency_clients(user)))
-    if not clauses:
+        sources.append(_emergency_clients(user))
+    if not sources:
         return sa.false()
-    return sa.and_(sa.or_(*clauses), unrestricted(user, Client.id))
+    return sa.and_(Client.id.in_(sa.union(*sources)), unrestricted(user, Client.id))
 
 
 SCOPES: dict[Perm, Callable[[Any], sa.ColumnElement[bool]]] = {
