@@ -1,8 +1,13 @@
-"""Text rules shared by search and exports."""
+"""Text rules shared by search, exports and the reasons staff give for a correction."""
 
 from __future__ import annotations
 
 import unicodedata
+
+from .errors import DomainError
+
+REASON_GARBLED = "Some characters could not be read (the text was not valid UTF-8); type it again."
+REASON_CONTROL = "Remove control characters from the reason."
 
 # A spreadsheet treats a cell starting with these as a formula (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -41,3 +46,30 @@ def is_valid_mrn(prefix: str, mrn: str) -> bool:
     if not mrn.startswith(prefix) or len(body) < 7 or not body.isdigit():
         return False
     return mrn_check_digit(int(body[:-1])) == int(body[-1])
+
+
+def clean_reason(
+    text: str | None,
+    *,
+    minimum: int,
+    maximum: int,
+    required: str,
+    too_short: str,
+    field: str = "reason",
+) -> str:
+    """A reason as stored (why a record is voided, why a client moves site): stripped,
+    required, `minimum`..`maximum` characters, no control characters (tabs and line breaks
+    allowed). The messages that name the record come from the caller; raises DomainError
+    on `field`, in the order a person would fix them."""
+    value = (text or "").strip()
+    if not value:
+        raise DomainError(required, field)
+    if "\ufffd" in value:
+        raise DomainError(REASON_GARBLED, field)
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\r\n" for ch in value):
+        raise DomainError(REASON_CONTROL, field)
+    if len(value) < minimum:
+        raise DomainError(too_short, field)
+    if len(value) > maximum:
+        raise DomainError(f"Keep the reason to {maximum} characters or fewer.", field)
+    return value

@@ -21,10 +21,10 @@ the manager), so every void has an accountable author who knew the record.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from enum import StrEnum
 
+from . import text as text_rules
 from .errors import DomainError
 from .roles import Role
 
@@ -36,8 +36,8 @@ REASON_TOO_SHORT = (
     f"Give a reason of at least {REASON_MIN} characters, e.g. “entered on the wrong client”."
 )
 REASON_TOO_LONG = f"Keep the reason to {REASON_MAX} characters or fewer."
-REASON_CONTROL = "Remove control characters from the reason."
-REASON_GARBLED = "Some characters could not be read (the text was not valid UTF-8); type it again."
+REASON_CONTROL = text_rules.REASON_CONTROL
+REASON_GARBLED = text_rules.REASON_GARBLED
 ALREADY_VOIDED = "This record was already voided; it stays in the chart as it is."
 NOT_RECORDED = "Only a recorded check-in can be voided; this one has not been recorded yet."
 
@@ -75,18 +75,13 @@ MEDICAL_OVERSIGHT: frozenset[RecordKind] = frozenset({RecordKind.ASSESSMENT, Rec
 def clean_reason(text: str | None) -> str:
     """The reason as stored: stripped, required, REASON_MIN..REASON_MAX characters, no
     control characters (tabs and line breaks allowed). Raises DomainError on "reason"."""
-    value = (text or "").strip()
-    if not value:
-        raise DomainError(REASON_REQUIRED, "reason")
-    if "\ufffd" in value:
-        raise DomainError(REASON_GARBLED, "reason")
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\r\n" for ch in value):
-        raise DomainError(REASON_CONTROL, "reason")
-    if len(value) < REASON_MIN:
-        raise DomainError(REASON_TOO_SHORT, "reason")
-    if len(value) > REASON_MAX:
-        raise DomainError(REASON_TOO_LONG, "reason")
-    return value
+    return text_rules.clean_reason(
+        text,
+        minimum=REASON_MIN,
+        maximum=REASON_MAX,
+        required=REASON_REQUIRED,
+        too_short=REASON_TOO_SHORT,
+    )
 
 
 def may_void(

@@ -5,7 +5,6 @@ Services check the rules, append history and audit; the view commits once.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -21,6 +20,7 @@ from ..domain.codes import LEFT_AGAINST_ADVICE
 from ..domain.errors import DomainError
 from ..domain.phases import IllegalTransition, Phase, check_transition
 from ..domain.roles import Role
+from ..domain.text import clean_reason
 from ..sites.models import Site
 from .models import CaseloadAssignment, Discharge, Episode, LevelOfCareSpan, SiteChange
 
@@ -363,20 +363,13 @@ def transfer_site(
 
 
 def _check_site_reason(text: str | None) -> None:
-    value = (text or "").strip()
-    if not value:
-        raise DomainError("Say why the client moves to another site.", "reason")
-    if "\ufffd" in value:
-        raise DomainError(
-            "Some characters could not be read (the text was not valid UTF-8); type it again.",
-            "reason",
-        )
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\r\n" for ch in value):
-        raise DomainError("Remove control characters from the reason.", "reason")
-    if len(value) < SITE_REASON_MIN:
-        raise DomainError(f"Give a reason of at least {SITE_REASON_MIN} characters.", "reason")
-    if len(value) > SITE_REASON_MAX:
-        raise DomainError(f"Keep the reason to {SITE_REASON_MAX} characters or fewer.", "reason")
+    clean_reason(
+        text,
+        minimum=SITE_REASON_MIN,
+        maximum=SITE_REASON_MAX,
+        required="Say why the client moves to another site.",
+        too_short=f"Give a reason of at least {SITE_REASON_MIN} characters.",
+    )
 
 
 def active_sites(session: Session) -> list[Site]:
