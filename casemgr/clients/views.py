@@ -14,7 +14,7 @@ from ..policy import Perm, authorize, can, requires
 from ..sqlite_setup import reads_only
 from ..timefmt import day_start, today
 from . import search, services
-from .access import load_client
+from .access import load_client, with_episode_history
 from .forms import FaceSheetEditForm, IntakeForm
 from .search_forms import ClientSearchForm
 
@@ -92,6 +92,7 @@ def show(client_id: int):
     client = load_client(client_id)
     services.record_view(db.session, client)
     db.session.commit()
+    client = with_episode_history(client)
     return render_template(
         "clients/show.html",
         client=client,

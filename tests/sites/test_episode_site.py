@@ -164,7 +164,10 @@ def test_an_intake_at_another_site_lands_on_the_home_page(client, auth, make, ca
 
 
 def discharged(site, counselor=None):
-    episode = at(site, Phase.REHAB, counselor)
+    return closed(at(site, Phase.REHAB, counselor))
+
+
+def closed(episode):
     services.discharge(
         db.session,
         episode,
@@ -437,3 +440,33 @@ def test_discharge_form_still_works_at_a_site(client, auth, north):
     auth.login(Role.CLINIC_MANAGER)
     resp = client.post(f"/episodes/{episode.id}/discharge", data=discharge_form())
     assert resp.status_code == 302
+
+
+def test_the_chart_reads_its_episode_history_in_a_fixed_number_of_queries(
+    client, auth, count_queries, casey, north, south
+):
+    """Each episode shows its site, phases, levels, site moves, counselors and discharge:
+    a client back for the third time costs the chart no more queries than a first-timer."""
+    first = discharged(north, casey)
+    manager = auth.login(Role.CLINIC_MANAGER)
+    chart = f"/clients/{first.client_id}"
+    client.get(chart)
+    with count_queries() as one:
+        assert client.get(chart).status_code == 200
+    person = db.session.get(Client, first.client_id)
+    for again in (True, False):
+        episode = services.admit(
+            db.session, person, actor=manager, admitted_on=NOW.date(), counselor=casey,
+            now=NOW, site=north,
+        )  # fmt: skip
+        services.transfer_site(
+            db.session, episode, south, actor=manager, reason="A bed came free", now=NOW
+        )
+        db.session.commit()
+        if again:
+            closed(episode)
+    client.get(chart)
+    with count_queries() as three:
+        page = client.get(chart)
+    assert page.text.count("A bed came free") == 2 and "Episode 3" in page.text
+    assert three.count <= one.count, three.statements
