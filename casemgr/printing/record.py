@@ -12,15 +12,19 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..audit.hooks import record as audit
 from ..auth.models import User
+from ..episodes.models import Episode
+from ..sites.models import Site
 from ..sqlite_setup import take_write_lock
 from .models import PrintedReport
 from .pdf import sha256
 
 # kind -> renderer(session, record) -> (bytes, pages)
+PROGRAM_MAX = PrintedReport.facility.type.length
 Renderer = Callable[[Session, PrintedReport], tuple[bytes, int | None]]
 RENDERERS: dict[str, Renderer] = {}
 
@@ -55,7 +59,9 @@ def draft(
     return PrintedReport(
         kind=kind,
         generated_by_label=by.display_name,
-        facility=settings.facility_name(db.session),
+        facility=_program(
+            db.session, settings.facility_name(db.session), by, client_id, episode_id
+        ),
         file_format=file_format,
         client_id=client_id,
         episode_id=episode_id,
@@ -71,6 +77,25 @@ def draft(
         sha256="",
         size_bytes=0,
     )
+
+
+def _program(
+    session: Session, facility: str, by: User, client_id: int | None, episode_id: int | None
+) -> str:
+    """The program the report names, kept as printed: the facility (or network), and in a
+    network the site: the one treating the episode a client's report covers, or for a list
+    printed by staff of one site, theirs (their lists hold only its clients)."""
+    if episode_id is not None:
+        site = session.scalar(
+            sa.select(Site.name)
+            .join(Episode, Episode.site_id == Site.id)
+            .where(Episode.id == episode_id)
+        )
+    elif client_id is None and by.site_id is not None:
+        site = session.scalar(sa.select(Site.name).where(Site.id == by.site_id))
+    else:  # a client's record across episodes (the accounting of disclosures)
+        site = None
+    return f"{facility} — {site}"[:PROGRAM_MAX] if site else facility
 
 
 def produce(session: Session, row: PrintedReport) -> bytes:
