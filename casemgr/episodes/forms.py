@@ -17,6 +17,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from ..auth.models import User
 from ..choices import choices
 from ..domain import codes
 from ..domain.care import CODE_SYSTEMS, DEFAULT_CODE_SYSTEM, Setting
@@ -172,6 +173,12 @@ class SiteChoice:
 
 class SiteTransferForm(SiteChoice, FlaskForm):
     site = _site_select("Move to site")
+    # Any offered counselor; whether they work at the site chosen is the service's rule.
+    counselor = SelectField(
+        "Primary counselor",
+        default="",
+        description="A counselor of the new site takes the client on; or keep the current one.",
+    )
     # Shape only; required and the minimum length are the service's.
     reason = TextAreaField(
         "Reason",
@@ -179,6 +186,25 @@ class SiteTransferForm(SiteChoice, FlaskForm):
         description="Required, e.g. “continues in residential rehab at the other site”.",
     )
     version = VersionField()
+    counselors: dict[str, User] = {}
+
+    def offer_counselors(self, people: list[User], current: User | None) -> None:
+        """Keeping the current counselor comes first (the default); then every active
+        counselor, with the site they work at."""
+        self.counselors = {str(u.id): u for u in people if current is None or u.id != current.id}
+        keep = f"Keep {current.display_name}" if current else "— none assigned —"
+        self.counselor.choices = [
+            SelectChoice("", keep),
+            *(SelectChoice(key, _with_site(u)) for key, u in self.counselors.items()),
+        ]
+
+    @property
+    def chosen_counselor(self) -> User | None:
+        return self.counselors.get(self.counselor.data or "")
+
+
+def _with_site(person: User) -> str:
+    return f"{person.display_name} ({person.site.name})" if person.site else person.display_name
 
 
 class ReadmitForm(SiteChoice, FlaskForm):

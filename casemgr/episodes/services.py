@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..audit.hooks import record
 from ..auth.models import User
@@ -311,6 +311,7 @@ def counselors(session: Session) -> list[User]:
         .join(UserRole)
         .where(UserRole.role == Role.COUNSELOR, User.active.is_(True))
         .order_by(User.full_name)
+        .options(joinedload(User.site))  # the site transfer form names each one's site
     )
     return list(session.scalars(stmt))
 
@@ -327,11 +328,15 @@ def transfer_site(
     actor: User,
     reason: str | None,
     now: datetime,
+    counselor: User | None = None,
 ) -> None:
     """Move an open episode to another of the network's sites (detox at one facility,
     residential rehab at another): the episode's site changes, and a SiteChange row keeps
     who moved it, when and why (the chart's site history). Audited as `episode.site_changed`
-    with both site ids; the reason stays on the row, out of the trail (see casemgr.voids)."""
+    with both site ids; the reason stays on the row, out of the trail (see casemgr.voids).
+
+    With `counselor`, one of the new site's counselors (or a network-wide one) takes the
+    client on in the same step, recorded in the caseload history as "Moved to <site>"."""
     if not episode.is_open:
         raise DomainError("The episode is closed; only an open episode changes site.")
     if to_site is None:
@@ -341,6 +346,9 @@ def transfer_site(
     if not to_site.active:
         raise DomainError(f"{to_site.name} is closed and takes no clients.", "site")
     _check_site_reason(reason)
+    if counselor is not None and counselor.id != episode.primary_counselor_id:
+        _check_site_counselor(counselor, to_site)
+        _assign(episode, counselor, actor=actor, now=now, reason=f"Moved to {to_site.name}"[:300])
     from_site_id = episode.site_id
     episode.site_changes.append(
         SiteChange(
@@ -360,6 +368,15 @@ def transfer_site(
         actor=actor,
         detail={"from_site_id": from_site_id, "to_site_id": to_site.id},
     )
+
+
+def _check_site_counselor(counselor: User, site: Site) -> None:
+    _check_counselor(counselor)
+    if counselor.site_id not in (None, site.id):
+        raise DomainError(
+            f"{counselor.full_name} works at another site; choose a counselor of {site.name}.",
+            "counselor",
+        )
 
 
 def _check_site_reason(text: str | None) -> None:

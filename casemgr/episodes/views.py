@@ -198,6 +198,7 @@ def change_site(episode_id: int):
     episode = load_episode(episode_id, Perm.EPISODE_SITE)
     form = SiteTransferForm()
     form.offer_sites([s for s in services.active_sites(db.session) if s.id != episode.site_id])
+    form.offer_counselors(services.counselors(db.session), episode.primary_counselor)
     if not form.is_submitted():
         open_version(form, episode)
     if form.validate_on_submit() and not stale(form, episode):
@@ -205,7 +206,13 @@ def change_site(episode_id: int):
         ok, _ = _attempt(
             form,
             lambda: services.transfer_site(
-                db.session, episode, to_site, actor=me(), reason=form.reason.data, now=utcnow()
+                db.session,
+                episode,
+                to_site,
+                actor=me(),
+                reason=form.reason.data,
+                now=utcnow(),
+                counselor=form.chosen_counselor,
             ),
         )
         if ok:

@@ -470,3 +470,76 @@ def test_the_chart_reads_its_episode_history_in_a_fixed_number_of_queries(
         page = client.get(chart)
     assert page.text.count("A bed came free") == 2 and "Episode 3" in page.text
     assert three.count <= one.count, three.statements
+
+
+# The counselor on a move
+
+
+def test_a_move_can_hand_the_client_to_a_counselor_of_the_new_site(
+    client, auth, make, casey, north, south
+):
+    episode = at(north, counselor=casey)
+    southern = make.user(Role.COUNSELOR, full_name="Sam South", site=south)
+    manager = auth.login(Role.CLINIC_MANAGER)
+    form = client.get(f"/episodes/{episode.id}/site").text
+    assert "Keep Casey Counselor" in form and "Sam South (South Residential)" in form
+    url = f"/episodes/{episode.id}/site"
+    resp = client.post(
+        url,
+        data={"site": str(south.id), "counselor": str(southern.id), "reason": "Residential bed",
+              "version": version_on(form)},
+    )  # fmt: skip
+    assert resp.status_code == 302
+    db.session.expire_all()
+    moved = db.session.get(Episode, episode.id)
+    assert (moved.site_id, moved.primary_counselor_id) == (south.id, southern.id)
+    before, after = moved.assignments
+    assert before.counselor_id == casey.id and before.ended_at is not None
+    assert (after.counselor_id, after.by_id, after.reason) == (
+        southern.id, manager.id, "Moved to South Residential",
+    )  # fmt: skip
+
+
+def test_a_move_keeps_the_counselor_unless_another_is_chosen(client, auth, casey, north, south):
+    episode = at(north, counselor=casey)
+    auth.login(Role.CLINIC_MANAGER)
+    assert transfer(client, episode, south).status_code == 302
+    db.session.expire_all()
+    moved = db.session.get(Episode, episode.id)
+    assert moved.primary_counselor_id == casey.id and len(moved.assignments) == 1
+
+
+def test_a_counselor_of_a_third_site_is_refused_next_to_the_field(
+    client, auth, make, casey, north, south
+):
+    east = make.site("East Outpatient", "EAS")
+    eastern = make.user(Role.COUNSELOR, full_name="Eve East", site=east)
+    episode = at(north, counselor=casey)
+    auth.login(Role.CLINIC_MANAGER)
+    url = f"/episodes/{episode.id}/site"
+    resp = client.post(
+        url,
+        data={"site": str(south.id), "counselor": str(eastern.id), "reason": "Residential bed",
+              "version": version_on(client.get(url).text)},
+    )  # fmt: skip
+    assert resp.status_code == 200
+    assert "Eve East works at another site; choose a counselor of South Residential." in resp.text
+    db.session.expire_all()
+    unchanged = db.session.get(Episode, episode.id)
+    assert (unchanged.site_id, unchanged.primary_counselor_id) == (north.id, casey.id)
+    assert unchanged.site_changes == [] and len(unchanged.assignments) == 1
+
+
+def test_a_counselor_who_is_not_offered_is_refused(client, auth, make, casey, north, south):
+    nurse = make.user(Role.NURSE, site=south)
+    episode = at(north, counselor=casey)
+    auth.login(Role.CLINIC_MANAGER)
+    url = f"/episodes/{episode.id}/site"
+    resp = client.post(
+        url,
+        data={"site": str(south.id), "counselor": str(nurse.id), "reason": "Residential bed",
+              "version": version_on(client.get(url).text)},
+    )  # fmt: skip
+    assert resp.status_code == 200 and "Not a valid choice" in resp.text
+    db.session.expire_all()
+    assert db.session.get(Episode, episode.id).site_id == north.id
