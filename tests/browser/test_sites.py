@@ -1,6 +1,7 @@
 """Sites in a real browser: the administrator adds the network's sites (a code refused next
 to its field first), and a clinic manager moves a client's open episode to another site,
-which the chart's site history then shows with the reason.
+which the chart's site history then shows with the reason, handing the client to another
+counselor in the same step.
 
 Runs after the other flows that admit clients (files run in name order): once sites exist,
 intake asks for one."""
@@ -56,6 +57,9 @@ def test_admin_adds_sites_and_a_manager_moves_a_client_between_them(
     expect(page.locator("#reason-error")).to_be_visible()  # a reason is required
     check_accessibility(page, "change-site-errors")
     page.get_by_label("Move to site", exact=True).select_option(label="South House")
+    counselor = page.get_by_label("Primary counselor", exact=True)
+    expect(counselor.locator("option:checked")).to_have_text("Keep Sam Whitfield, CADC")
+    counselor.select_option(label="Jordan Ellis, LADC")  # network-wide: any site's client
     page.get_by_label("Reason", exact=True).fill(REASON)
     page.get_by_role("button", name="Move to this site").click()
 
@@ -63,5 +67,7 @@ def test_admin_adds_sites_and_a_manager_moves_a_client_between_them(
     expect(history).to_contain_text("South House")
     expect(history).to_contain_text(REASON)
     expect(page.locator(".client-header")).to_contain_text("South House")
+    counselors = page.get_by_role("table", name="Primary counselor").first
+    expect(counselors).to_contain_text("Moved to South House")
     check_accessibility(page, "chart-with-site-history")
     sign_out(page)
