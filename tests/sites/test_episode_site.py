@@ -242,12 +242,13 @@ def test_readmission_without_sites_is_unchanged(client, auth, casey):
 # Moving an open episode to another site
 
 
-def transfer(client, episode, site, reason="Continues in residential rehab", version=None):
+def transfer(
+    client, episode, site, reason="Continues in residential rehab", version=None, counselor=None
+):
     url = f"/episodes/{episode.id}/site"
     version = version or version_on(client.get(url).text)
-    return client.post(
-        url, data={"site": str(site.id) if site else "", "reason": reason, "version": version}
-    )
+    data = {"site": str(site.id) if site else "", "reason": reason, "version": version}
+    return client.post(url, data={**data, "counselor": str(counselor.id) if counselor else ""})
 
 
 def test_a_manager_moves_an_episode_to_another_site(client, auth, north, south):
@@ -516,12 +517,7 @@ def test_a_counselor_of_a_third_site_is_refused_next_to_the_field(
     eastern = make.user(Role.COUNSELOR, full_name="Eve East", site=east)
     episode = at(north, counselor=casey)
     auth.login(Role.CLINIC_MANAGER)
-    url = f"/episodes/{episode.id}/site"
-    resp = client.post(
-        url,
-        data={"site": str(south.id), "counselor": str(eastern.id), "reason": "Residential bed",
-              "version": version_on(client.get(url).text)},
-    )  # fmt: skip
+    resp = transfer(client, episode, south, counselor=eastern)
     assert resp.status_code == 200
     assert "Eve East works at another site; choose a counselor of South Residential." in resp.text
     db.session.expire_all()
@@ -534,12 +530,7 @@ def test_a_counselor_who_is_not_offered_is_refused(client, auth, make, casey, no
     nurse = make.user(Role.NURSE, site=south)
     episode = at(north, counselor=casey)
     auth.login(Role.CLINIC_MANAGER)
-    url = f"/episodes/{episode.id}/site"
-    resp = client.post(
-        url,
-        data={"site": str(south.id), "counselor": str(nurse.id), "reason": "Residential bed",
-              "version": version_on(client.get(url).text)},
-    )  # fmt: skip
+    resp = transfer(client, episode, south, counselor=nurse)
     assert resp.status_code == 200 and "Not a valid choice" in resp.text
     db.session.expire_all()
     assert db.session.get(Episode, episode.id).site_id == north.id

@@ -18,12 +18,17 @@ from tests.printing.helpers import PURPOSE, frozen, page_texts, print_report
 NETWORK = "Test Recovery Center"
 
 
-def test_a_clients_report_names_the_site_that_treats_the_episode(make):
-    north = make.site("North Detox", "NOR")
-    manager = make.user(Role.CLINIC_MANAGER)
+def treated_at(site, manager):
+    """A client in detox at `site`, admitted by `manager`."""
     person, episode = admitted(manager, None, Phase.DETOX)
-    episode.site = north
+    episode.site = site
     db.session.commit()
+    return person, episode
+
+
+def test_a_clients_report_names_the_site_that_treats_the_episode(make):
+    manager = make.user(Role.CLINIC_MANAGER)
+    person, _ = treated_at(make.site("North Detox", "NOR"), manager)
     with frozen():
         row, data = print_report(client_report.PROGRESS, person, manager)
     assert row.facility == f"{NETWORK} — North Detox"
@@ -33,9 +38,7 @@ def test_a_clients_report_names_the_site_that_treats_the_episode(make):
 def test_the_site_stays_as_printed_when_the_client_moves_on(make):
     north, south = make.site("North Detox", "NOR"), make.site("South Residential", "SOU")
     manager = make.user(Role.CLINIC_MANAGER)
-    person, episode = admitted(manager, None, Phase.DETOX)
-    episode.site = north
-    db.session.commit()
+    person, episode = treated_at(north, manager)
     with frozen():
         first, _ = print_report(client_report.PROGRESS, person, manager)
         episodes.transfer_site(
