@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from ..auth.models import User
 from ..clients.models import Client
 from ..domain.phases import Phase
+from ..orm import utcnow
 from ..policy import Perm, at_users_site, scoped
 from .models import Episode, LevelOfCareSpan, PhaseChange
 
@@ -38,6 +39,17 @@ def _phase_on(day_end: datetime) -> sa.ScalarSelect:
         .limit(1)
         .scalar_subquery()
     )
+
+
+def _phase_of_day(on: date, tz) -> sa.ColumnElement:
+    """The phase of the day, as _phase_on. For today (or later) that is the episode's current
+    phase: moves can be neither future-dated nor out of order (episodes.services), so the
+    last move effective by the end of today is the last move. Reading the column spares a
+    subquery per open episode (8.7 of the 19 ms of SQL of a site manager's home page, at
+    760 open episodes on SQLite)."""
+    if on >= utcnow().astimezone(tz).date():
+        return Episode.phase
+    return _phase_on(_day_end(on, tz))
 
 
 def _open_on(stmt: sa.Select, on: date, level: Any, user: Any) -> sa.Select:
@@ -71,7 +83,7 @@ def census(session: Session, on: date, tz, user: Any = None) -> list[CensusRow]:
     care of that day, limited to the clients the user (by default the current user) may
     see."""
     user = current_user if user is None else user
-    phase = _phase_on(_day_end(on, tz)).label("phase_on")
+    phase = _phase_of_day(on, tz).label("phase_on")
     level = aliased(LevelOfCareSpan)
     counselor = aliased(User)
     stmt = (
@@ -100,7 +112,7 @@ def tally(session: Session, on: date, tz, user: Any = None) -> list[Tally]:
     home page shows only these numbers, and loading every open episode to count them took
     seconds at tens of thousands of clients. Same rows, same scope, as census()."""
     user = current_user if user is None else user
-    phase = _phase_on(_day_end(on, tz)).label("phase")
+    phase = _phase_of_day(on, tz).label("phase")
     level = aliased(LevelOfCareSpan)
     rows = _open_on(sa.select(phase, level.code_system, level.code), on, level, user)
     rows = scoped(rows, Perm.CLIENT_VIEW, user).subquery()
