@@ -31,12 +31,11 @@ from ..domain.board import (
 from ..domain.board import vital_readings as readings_of
 from ..domain.care import days_between
 from ..domain.medications import Outcome, from_milli, parse_times
-from ..domain.phases import Phase
 from ..domain.vitals import Vitals
 from ..domain.withdrawal import COWS, INSTRUMENTS, Band
 from ..episodes.models import Episode
 from ..mar.models import Drug, MedicationAdministration, MedicationOrder
-from ..policy import Perm, at_users_site, scoped
+from ..policy import scoped_detox_board
 from . import settings
 from .models import WithdrawalAssessment
 from .services import VITAL_FIELDS
@@ -132,15 +131,14 @@ def load_board(session: Session, user: User, now: datetime, today: date) -> Boar
 
 def _episodes(session: Session, user: User) -> list[tuple[Episode, Client]]:
     # Nurses, physicians and managers see every detox client at their site (the whole
-    # network's for network-wide staff); the scope is kept regardless, so a role granted
-    # the board later never sees past its caseload.
+    # network's for network-wide staff); the policy keeps the scope for any other role, so
+    # a role granted the board later never sees past its caseload.
     stmt = (
         sa.select(Episode, Client)
         .join(Client, Client.id == Episode.client_id)
-        .where(Episode.phase == Phase.DETOX, at_users_site(user, Episode.site_id))
         .order_by(Client.search_name, Client.id)
     )
-    return [(e, c) for e, c in session.execute(scoped(stmt, Perm.CLIENT_VIEW, user)).all()]
+    return [(e, c) for e, c in session.execute(scoped_detox_board(stmt, user)).all()]
 
 
 def _assessments(session: Session, ids: list[int], since: datetime) -> dict[int, list[sa.Row[Any]]]:

@@ -334,4 +334,36 @@ def test_the_board_costs_the_same_number_of_queries_for_2_or_6_clients(
         assert len(rows(board_page(client))) == 6
     assert six.count == two.count, "\n".join(six.statements)
     board_queries = [s for s in six.statements if "withdrawal_assessments" in s]
-    assert len(board_queries) == 2  # the nurse's scope (a subquery) and the windowed read
+    # The windowed read only: the board's list of detox clients needs none of the nurse's
+    # wider scope (what she documented for), which a scoped chart query reads.
+    assert len(board_queries) == 1
+
+
+@pytest.mark.parametrize("role", ["nurse", "physician", "manager"])
+def test_a_client_restricted_from_the_user_is_not_on_their_board(client, auth, staff, role):
+    """The board skips the rest of the chart scope for the staff whose scope covers every
+    detox client at their site, never the restriction deny."""
+    from casemgr.privacy.models import ClientRestriction
+
+    in_detox(staff, "Ada")
+    hidden = in_detox(staff, "Kin")
+    user = getattr(staff, role)
+    db.session.add(
+        ClientRestriction(
+            client_id=hidden.client_id, user_id=user.id, reason="Cousin", by_id=staff.manager.id
+        )
+    )
+    db.session.commit()
+    auth.login(user)
+    html = board_page(client)
+    assert len(rows(html)) == 1 and "Ada" in html and "Kin" not in html
+
+
+def test_a_site_nurse_sees_only_her_sites_detox_clients(client, auth, staff, make):
+    north, south = make.site("North", "NOR"), make.site("South", "SOU")
+    here, there = in_detox(staff, "Ada"), in_detox(staff, "Bea")
+    here.site, there.site = north, south
+    db.session.commit()
+    auth.login(make.user(Role.NURSE, site=north))
+    html = board_page(client)
+    assert "Ada" in html and "Bea" not in html
