@@ -23,8 +23,9 @@ from ..sqlite_setup import take_write_lock
 from .models import PrintedReport
 from .pdf import sha256
 
+PROGRAM_MAX = PrintedReport.facility.type.length  # "<facility> — <site>" as printed
+
 # kind -> renderer(session, record) -> (bytes, pages)
-PROGRAM_MAX = PrintedReport.facility.type.length
 Renderer = Callable[[Session, PrintedReport], tuple[bytes, int | None]]
 RENDERERS: dict[str, Renderer] = {}
 
