@@ -155,6 +155,11 @@ def works_at(user: Any, site_id: Any) -> bool:
     return user.site_id is None or site_id == user.site_id
 
 
+# Who sees everyone at their site (everyone, when network-wide), and who the detox unit.
+SITE_WIDE_ROLES = frozenset({Role.CLINIC_MANAGER, Role.SUPERVISOR})
+DETOX_ROLES = frozenset({Role.NURSE, Role.PHYSICIAN})
+
+
 def at_users_site(user: Any, site_column: Any) -> sa.ColumnElement[bool]:
     """Row filter: episodes at the user's site (all of them for network-wide staff). For the
     lists a site runs on: the detox board, the census, admissions and discharges."""
@@ -172,7 +177,7 @@ def _in_care(user: Any, episode: Any) -> bool:
     return (
         (Role.CLINIC_MANAGER in roles and here)
         or (Role.COUNSELOR in roles and episode.primary_counselor_id == user.id)
-        or (bool(roles & {Role.NURSE, Role.PHYSICIAN}) and episode.phase is Phase.DETOX and here)
+        or (bool(roles & DETOX_ROLES) and episode.phase is Phase.DETOX and here)
     )
 
 
@@ -180,7 +185,7 @@ def _documents_for(user: Any, episode: Any) -> bool:
     """Counselors document for their own caseload; nurses and physicians for any client they
     can see (the caller loaded the client through the CLIENT_VIEW scope)."""
     roles = user.roles
-    return bool(roles & {Role.NURSE, Role.PHYSICIAN}) or (
+    return bool(roles & DETOX_ROLES) or (
         Role.COUNSELOR in roles and episode.primary_counselor_id == user.id
     )
 
@@ -274,7 +279,7 @@ def note_formats_for(user: Any) -> list[str]:
     roles, formats = user.roles, []
     if Role.COUNSELOR in roles:
         formats += ["soap", "dap", "birp", "girp", "case_management"]
-    if roles & {Role.NURSE, Role.PHYSICIAN}:
+    if roles & DETOX_ROLES:
         formats += ["nursing"]
     return formats
 
@@ -308,7 +313,7 @@ def _detox_and_documented(user: Any) -> list[sa.Select[Any]]:
 
     client = sa.select(Episode.client_id)
     return [
-        client.where(Episode.phase == Phase.DETOX, at_users_site(user, Episode.site_id)),
+        client.where(_in_detox_here(user)),
         client.join(PhaseChange).where(PhaseChange.by_id == user.id),
         client.join(LevelOfCareSpan).where(LevelOfCareSpan.by_id == user.id),
         client.join(ClinicalSession).join(Note).where(Note.author_id == user.id),
@@ -322,6 +327,15 @@ def _detox_and_documented(user: Any) -> list[sa.Select[Any]]:
         # A prescriber keeps sight of the clients they ordered for (co-signing, review).
         client.join(MedicationOrder).where(MedicationOrder.ordered_by_id == user.id),
     ]
+
+
+def _in_detox_here(user: Any) -> sa.ColumnElement[bool]:
+    """Episodes in detox at the user's site: the detox unit's first source of the chart
+    scope, and the detox board's rows."""
+    from .domain.phases import Phase
+    from .episodes.models import Episode
+
+    return sa.and_(Episode.phase == Phase.DETOX, at_users_site(user, Episode.site_id))
 
 
 def _emergency_clients(user: Any) -> sa.Select[Any]:
@@ -395,15 +409,15 @@ def _client_scope(user: Any) -> sa.ColumnElement[bool]:
     from .episodes.models import Episode
 
     roles = user.roles
-    if roles & {Role.CLINIC_MANAGER, Role.SUPERVISOR} and user.site_id is None:
+    if roles & SITE_WIDE_ROLES and user.site_id is None:
         return unrestricted(user, Client.id)
     sources: list[sa.Select[Any]] = []
-    if roles & {Role.CLINIC_MANAGER, Role.SUPERVISOR}:
+    if roles & SITE_WIDE_ROLES:
         sources.append(_site_client_ids(user))
     if Role.COUNSELOR in roles:
         sources.append(sa.select(Episode.client_id).where(Episode.primary_counselor_id == user.id))
         sources.append(_facilitated_clients(user))
-    if roles & {Role.NURSE, Role.PHYSICIAN}:
+    if roles & DETOX_ROLES:
         sources.extend(_detox_and_documented(user))
     if any(Perm.EMERGENCY_ACCESS in GRANTS.get(role, ()) for role in roles):
         sources.append(_emergency_clients(user))
@@ -454,13 +468,10 @@ def scoped_detox_board(stmt: sa.Select[Any], user: Any = None) -> sa.Select[Any]
     scope (everything a nurse ever documented for, thousands of rows) was 8 of the board's
     12 ms of SQL at 50,000 clients. Anyone else gets the whole scope."""
     from .clients.models import Client
-    from .domain.phases import Phase
-    from .episodes.models import Episode
 
     user = current_user if user is None else user
-    stmt = stmt.where(Episode.phase == Phase.DETOX, at_users_site(user, Episode.site_id))
-    covering = {Role.NURSE, Role.PHYSICIAN, Role.CLINIC_MANAGER, Role.SUPERVISOR}
-    if Perm.CLIENT_VIEW in permissions_of(user) and user.roles & covering:
+    stmt = stmt.where(_in_detox_here(user))
+    if Perm.CLIENT_VIEW in permissions_of(user) and user.roles & (DETOX_ROLES | SITE_WIDE_ROLES):
         return stmt.where(unrestricted(user, Client.id))
     return scoped(stmt, Perm.CLIENT_VIEW, user)
 

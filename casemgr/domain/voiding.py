@@ -35,9 +35,6 @@ REASON_REQUIRED = "Say why this record is voided."
 REASON_TOO_SHORT = (
     f"Give a reason of at least {REASON_MIN} characters, e.g. “entered on the wrong client”."
 )
-REASON_TOO_LONG = f"Keep the reason to {REASON_MAX} characters or fewer."
-REASON_CONTROL = text_rules.REASON_CONTROL
-REASON_GARBLED = text_rules.REASON_GARBLED
 ALREADY_VOIDED = "This record was already voided; it stays in the chart as it is."
 NOT_RECORDED = "Only a recorded check-in can be voided; this one has not been recorded yet."
 

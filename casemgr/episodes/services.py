@@ -348,7 +348,8 @@ def transfer_site(
     _check_site_reason(reason)
     if counselor is not None and counselor.id != episode.primary_counselor_id:
         _check_site_counselor(counselor, to_site)
-        _assign(episode, counselor, actor=actor, now=now, reason=f"Moved to {to_site.name}"[:300])
+        moved = f"Moved to {to_site.name}"[: CaseloadAssignment.reason.type.length]
+        _assign(episode, counselor, actor=actor, now=now, reason=moved)
     from_site_id = episode.site_id
     episode.site_changes.append(
         SiteChange(
