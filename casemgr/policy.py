@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -434,7 +434,12 @@ SCOPES: dict[Perm, Callable[[Any], sa.ColumnElement[bool]]] = {
 def permissions_of(user: Any) -> frozenset[Perm]:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return frozenset()
-    return frozenset().union(*(GRANTS.get(role, frozenset()) for role in user.roles))
+    return _granted(user.roles)
+
+
+@cache  # a page asks a dozen times (the menu); there are few role combinations
+def _granted(roles: frozenset[Role]) -> frozenset[Perm]:
+    return frozenset().union(*(GRANTS.get(role, frozenset()) for role in roles))
 
 
 def can(user: Any, perm: Perm, target: Any = None) -> bool:

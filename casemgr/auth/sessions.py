@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .models import User, UserSession
 
@@ -85,7 +85,16 @@ def check(
     never passes as a signed-in one, nor the reverse."""
     if not token:
         return Check(None, "missing")
-    row = session.scalar(sa.select(UserSession).where(UserSession.token_hash == _digest(token)))
+    row = (
+        session.execute(
+            # The user and their roles in the same statement: every signed-in request needs them.
+            sa.select(UserSession)
+            .where(UserSession.token_hash == _digest(token))
+            .options(joinedload(UserSession.user).joinedload(User.role_rows))
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
     if row is None or row.awaiting_second_factor != awaiting_second_factor:
         return Check(None, "unknown")
     if user_id is not None and str(row.user_id) != str(user_id):
