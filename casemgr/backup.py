@@ -668,7 +668,10 @@ def _temporary(final: Path) -> Iterator[Path]:
     try:
         yield tmp
     finally:
-        for leftover in (tmp, Path(name + "-journal"), Path(name + "-wal"), Path(name + "-shm")):
+        for leftover in (
+            tmp,
+            *(Path(name + end) for end in ("-journal", "-wal", "-shm", "-writers")),
+        ):
             leftover.unlink(missing_ok=True)
 
 

@@ -121,12 +121,22 @@ def _derive(app: Flask) -> None:
     url = str(cfg["SQLALCHEMY_DATABASE_URI"])
     if url.startswith("postgresql") and "connect_timeout=" not in url:
         _connect_timeout(cfg)
+    if url.startswith("sqlite"):
+        _sqlite_connections(cfg)
 
 
 def _connect_timeout(cfg: Any) -> None:
     options = dict(cfg["SQLALCHEMY_ENGINE_OPTIONS"])  # a copy: the default is shared
     args = {"connect_timeout": int(cfg["DB_CONNECT_TIMEOUT_SECONDS"])}
     options["connect_args"] = {**args, **options.get("connect_args", {})}
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def _sqlite_connections(cfg: Any) -> None:
+    from .sqlite_setup import Connection  # writers take turns (see sqlite_setup)
+
+    options = dict(cfg["SQLALCHEMY_ENGINE_OPTIONS"])
+    options["connect_args"] = {"factory": Connection, **options.get("connect_args", {})}
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 

@@ -1,7 +1,10 @@
 """SQLite transactions: requests that only read run beside the writer (plain BEGIN); anything
 that writes takes the write lock first (BEGIN IMMEDIATE). See casemgr/sqlite_setup.py."""
 
+import fcntl
 import sqlite3
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +13,7 @@ import time_machine
 from sqlalchemy.engine import make_url
 
 from casemgr import sqlite_setup
+from casemgr.audit.hooks import record
 from casemgr.audit.models import AuditEvent
 from casemgr.auth.models import UserSession
 from casemgr.domain.roles import Role
@@ -175,3 +179,140 @@ def test_a_posted_search_reads_beside_the_writer(frozen, auth, client, statement
     statements.clear()
     assert client.post("/clients/", data={"q": "Nobody"}).status_code == 200
     assert begins(statements) == ["BEGIN"]
+
+
+def turn_file() -> str:
+    return make_url(str(db.engine.url)).database + "-writers"
+
+
+def turn_taken() -> bool:
+    """Whether any connection holds the writers' turn (the flock on the lock file)."""
+    with open(turn_file(), "ab") as probe:
+        try:
+            fcntl.flock(probe.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(probe.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+def test_a_writer_holds_the_turn_until_its_transaction_ends(app):
+    assert not turn_taken()
+    with db.engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))  # outside a request: BEGIN IMMEDIATE
+        assert turn_taken()
+        conn.commit()
+        assert not turn_taken()
+        conn.execute(sa.text("SELECT 1"))
+        assert turn_taken()
+        conn.rollback()
+        assert not turn_taken()
+        conn.execute(sa.text("SELECT 1"))
+    assert not turn_taken()  # closed inside a transaction: the pool's reset rolled it back
+
+
+def test_a_read_request_leaves_the_turn_alone(frozen, auth, client):
+    signed_in(auth, Role.COUNSELOR)
+    seen: list[bool] = []
+
+    def look(*_args):
+        seen.append(turn_taken())
+
+    sa.event.listen(db.engine, "before_cursor_execute", look)
+    try:
+        assert client.get("/home/counselor").status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", look)
+    assert seen and not any(seen)
+
+
+def test_a_writer_waits_for_the_turn_and_gets_it_when_it_is_given_back(app, statements):
+    """The second writer waits for its turn before BEGIN IMMEDIATE, not on SQLite's lock
+    (whose busy handler sleeps up to 100 ms at a time, and lets later arrivals in first)."""
+    engine = db.engine
+    with engine.connect() as first:
+        first.execute(sa.text("SELECT 1"))
+        assert begins(statements) == ["BEGIN IMMEDIATE"]
+        got = threading.Event()
+
+        def second_writer():
+            with engine.begin() as conn:
+                conn.execute(sa.text("UPDATE settings SET value = value"))
+                got.set()
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        assert not got.wait(0.3)  # waiting for its turn, not failing
+        assert begins(statements) == ["BEGIN IMMEDIATE"]
+        first.commit()
+        thread.join(timeout=10)
+    assert got.is_set()
+    assert not turn_taken()
+
+
+def test_a_begin_that_fails_gives_the_turn_back(app_factory):
+    """Another process holds SQLite's write lock past the busy timeout: the BEGIN fails with
+    "database is locked", and the turn must not stay taken (every later write would wait)."""
+    app = app_factory(SQLITE_BUSY_TIMEOUT_MS=100)
+    with app.app_context():
+        other = sqlite3.connect(make_url(str(db.engine.url)).database, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(sa.exc.OperationalError, match="locked"):
+                with db.engine.connect() as conn:
+                    conn.execute(sa.text("SELECT 1"))
+            assert not turn_taken()
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+
+
+def test_a_turn_never_given_back_slows_writes_but_does_not_stop_them(app_factory):
+    """The wait for the turn is bounded by the busy timeout; afterwards SQLite's own lock
+    decides, as it did before writers took turns."""
+    app = app_factory(SQLITE_BUSY_TIMEOUT_MS=100)
+    with app.app_context():
+        stuck = open(turn_file(), "ab")  # as if a writer had lost track of its turn
+        fcntl.flock(stuck.fileno(), fcntl.LOCK_EX)
+        try:
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("UPDATE settings SET value = value"))
+        finally:
+            stuck.close()
+        # The helper still waiting on the abandoned wait gets the turn and drops it.
+        deadline = time.monotonic() + 5
+        while turn_taken() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not turn_taken()
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE settings SET value = value"))
+            assert turn_taken()
+        assert not turn_taken()
+
+
+def test_concurrent_writers_all_commit_and_leave_the_turn_free(app_factory):
+    app = app_factory()
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            with app.app_context():
+                for i in range(10):
+                    record(db.session, "test.turns", detail={"writer": n, "i": i})
+                    db.session.commit()
+                db.session.remove()
+        except BaseException as exc:  # reported below, with the thread's own error
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    with app.app_context():
+        assert not turn_taken()
+        count = db.session.scalar(
+            sa.select(sa.func.count()).where(AuditEvent.action == "test.turns")
+        )
+        assert count == 80
