@@ -87,11 +87,18 @@ class Browser:
         )
         if first.status != 302 or "/login/code" not in first.location:
             raise RuntimeError(f"sign-in of {login}: password step answered {first.status}")
-        code = pyotp.TOTP(seed).now()
-        second = self.post("/login/code", {"csrf_token": self.csrf("/login/code"), "code": code})
+        second, waited = self._code_step(seed), 0.0
+        if second.status == 200:  # this step's code was already used: the next one is fresh
+            waited = 30 - time.time() % 30 + 0.5
+            time.sleep(waited)
+            second = self._code_step(seed)
         if second.status != 302:
             raise RuntimeError(f"sign-in of {login}: code step answered {second.status}")
-        return time.perf_counter() - start
+        return time.perf_counter() - start - waited
+
+    def _code_step(self, seed: str) -> Response:
+        code = pyotp.TOTP(seed).now()
+        return self.post("/login/code", {"csrf_token": self.csrf("/login/code"), "code": code})
 
 
 class _FormParser(HTMLParser):

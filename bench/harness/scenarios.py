@@ -70,6 +70,11 @@ def pages(b: dict[str, Browser], t: Targets) -> list[Scenario]:
         Scenario("detox_board", f"{site_board} ({len(t.detox_episodes)})", "nurse",
                  Load([Request("GET", "/detox/board")], cookie=nurse.cookie())),
         Scenario("search", "client search", "manager", Load(searches, cookie=manager.cookie())),
+        # Not a goal row: what any signed-in page costs before its content (session check,
+        # layout, a form), so the page rows can be read against it.
+        Scenario("signed_in", "signed-in page, no records", "counselor",
+                 Load([Request("GET", "/account/password")], cookie=counselor.cookie()),
+                 goal=False),
     ]  # fmt: skip
 
 
