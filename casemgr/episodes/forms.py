@@ -178,6 +178,8 @@ class SiteTransferForm(SiteChoice, FlaskForm):
         "Primary counselor",
         default="",
         description="A counselor of the new site takes the client on; or keep the current one.",
+        # app.js offers only the chosen site's counselors (and the network-wide ones).
+        render_kw={"data-filter-by": "site"},
     )
     # Shape only; required and the minimum length are the service's.
     reason = TextAreaField(
@@ -190,12 +192,13 @@ class SiteTransferForm(SiteChoice, FlaskForm):
 
     def offer_counselors(self, people: list[User], current: User | None) -> None:
         """Keeping the current counselor comes first (the default); then every active
-        counselor, with the site they work at."""
+        counselor, grouped by the site they work at, the network-wide ones first."""
         self.counselors = {str(u.id): u for u in people if current is None or u.id != current.id}
         keep = f"Keep {current.display_name}" if current else "— none assigned —"
+        by_site = sorted(self.counselors.items(), key=lambda item: _site_order(item[1]))
         self.counselor.choices = [
             SelectChoice("", keep),
-            *(SelectChoice(key, _with_site(u)) for key, u in self.counselors.items()),
+            *(_counselor_choice(key, u) for key, u in by_site),
         ]
 
     @property
@@ -203,8 +206,20 @@ class SiteTransferForm(SiteChoice, FlaskForm):
         return self.counselors.get(self.counselor.data or "")
 
 
-def _with_site(person: User) -> str:
-    return f"{person.display_name} ({person.site.name})" if person.site else person.display_name
+NETWORK_WIDE = "Any site (works network-wide)"
+
+
+def _site_order(person: User) -> tuple[bool, str]:
+    return (person.site is not None, person.site.name if person.site else "")
+
+
+def _counselor_choice(key: str, person: User) -> SelectChoice:
+    return SelectChoice(
+        key,
+        person.display_name,
+        optgroup=person.site.name if person.site else NETWORK_WIDE,
+        render_kw={"data-site": str(person.site_id or "")},
+    )
 
 
 class ReadmitForm(SiteChoice, FlaskForm):

@@ -25,6 +25,19 @@ def add_site(page: Page, code: str, name: str) -> None:
     page.get_by_role("button", name="Add site").click()
 
 
+def add_counselor_at(page: Page, name: str, site: str) -> None:
+    main_nav(page).get_by_role("link", name="Staff").click()
+    page.get_by_role("link", name="Add staff member").click()
+    page.get_by_label("Login name", exact=True).fill(name.lower().replace(" ", "."))
+    page.get_by_label("Full name", exact=True).fill(name)
+    page.get_by_label("Counselor", exact=True).check()
+    page.get_by_label("Site", exact=True).select_option(label=site)
+    page.get_by_label("Temporary password", exact=True).fill("a temporary passphrase 2026")
+    page.get_by_label("Temporary password again", exact=True).fill("a temporary passphrase 2026")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("status")).to_contain_text(name)
+
+
 @pytest.mark.browser
 def test_admin_adds_sites_and_a_manager_moves_a_client_between_them(
     page: Page, live_server: str
@@ -47,6 +60,7 @@ def test_admin_adds_sites_and_a_manager_moves_a_client_between_them(
     expect(table).to_contain_text("NORTH")
     expect(table).to_contain_text("SOUTH")  # stored in capitals
     check_accessibility(page, "sites-list")
+    add_counselor_at(page, "Nora Northfield", "North House")
     sign_out(page)
 
     sign_in(page, live_server, "demo-manager")
@@ -58,6 +72,14 @@ def test_admin_adds_sites_and_a_manager_moves_a_client_between_them(
     check_accessibility(page, "change-site-errors")
     page.get_by_label("Move to site", exact=True).select_option(label="South House")
     counselor = page.get_by_label("Primary counselor", exact=True)
+    expect(counselor.locator("option:checked")).to_have_text("Keep Sam Whitfield, CADC")
+    # Only the chosen site's counselors (and the network-wide ones) are offered.
+    northern = counselor.locator("option", has_text="Nora Northfield")
+    expect(northern).to_be_disabled()
+    page.get_by_label("Move to site", exact=True).select_option(label="North House")
+    expect(northern).to_be_enabled()
+    counselor.select_option(label="Nora Northfield")
+    page.get_by_label("Move to site", exact=True).select_option(label="South House")
     expect(counselor.locator("option:checked")).to_have_text("Keep Sam Whitfield, CADC")
     counselor.select_option(label="Jordan Ellis, LADC")  # network-wide: any site's client
     page.get_by_label("Reason", exact=True).fill(REASON)
