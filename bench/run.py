@@ -115,7 +115,7 @@ def bench_one(kind: str, opts: dict) -> dict:
     with Server("casemgr:create_app()", opts["settings"], db.env, app_log) as app:
         print(f"[{kind}] casemgr on {app.base} ({targets.clients} clients)", flush=True)
         browsers, sign_ins = {}, []
-        for role in ("manager", "counselor", "nurse"):
+        for role in ("manager", "counselor", "nurse", "note_writer", "cows_writer"):
             browsers[role] = Browser(app.base)
             login = getattr(targets, role)
             sign_ins.append(browsers[role].sign_in(login, state["password"], state["totp_seed"]))

@@ -60,3 +60,25 @@ def test_floor_and_one_page_run_end_to_end(tmp_path, capsys):
     assert targets.nurse_site == targets.manager_site == "B001"
     assert targets.manager == "bench-manager-0002"  # 0001 is the network-wide manager
     assert 0 < len(targets.detox_episodes) and targets.census >= len(targets.detox_episodes)
+    # The write rows add to another counselor's caseload and another nurse's episodes.
+    assert targets.note_writer != targets.counselor and targets.cows_writer != targets.nurse
+    assert not set(targets.note_episodes) & set(_open_episodes_of(db, targets.counselor))
+
+
+def _open_episodes_of(db, login: str) -> list[int]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db.url)
+    try:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.text(
+                        "SELECT e.id FROM episodes e JOIN users u ON u.id = "
+                        "e.primary_counselor_id WHERE u.login = :login"
+                    ),
+                    {"login": login},
+                ).scalars()
+            )
+    finally:
+        engine.dispose()

@@ -200,11 +200,16 @@ class Targets:
     manager: str  # a site's clinic manager when the data has sites (bench-data does)
     counselor: str
     nurse: str  # a site's nurse when the data has sites: her board is her site's detox unit
+    # The write rows are another counselor's and another site's nurse's: what they add (a
+    # thousand notes and assessments a run) must not slow the page rows of the next run.
+    note_writer: str
+    cows_writer: str
     signin: str  # the login whose password step the sign-in row repeats
     caseload: int
     chart_clients: list[int]
-    note_episodes: list[int]
+    note_episodes: list[int]  # the note writer's open episodes
     detox_episodes: list[int]  # open detox episodes the nurse's board lists
+    cows_episodes: list[int]  # open detox episodes at the COWS writer's site
     census: int  # open episodes in the manager's census (her site's, or all)
     nurse_site: str | None  # the sites' codes (None: network-wide, as in the demo)
     manager_site: str | None
@@ -239,18 +244,36 @@ def _staff(conn, role: str, prefix: str) -> list[tuple[int, str]]:
     return [tuple(r) for r in rows]
 
 
-def _site_staff(conn, role: str, prefix: str) -> tuple[str, int | None]:
+def _site_staff(conn, role: str, prefix: str, offset: int = 0) -> tuple[str, int | None]:
     """The first (by login) active member of `role` who works at a site, and the site; when
-    nobody has one (the demo facility has no sites), the first network-wide one and None."""
-    row = conn.execute(
+    nobody has one (the demo facility has no sites), the first network-wide one and None.
+    With `offset` 1, the first of another site (or the next one, or the same one if alone)."""
+    rows = conn.execute(
         sa.text(
             "SELECT u.login, u.site_id FROM users u JOIN user_roles r ON r.user_id = u.id "
             "WHERE r.role = :role AND u.login LIKE :prefix AND u.active "
-            "ORDER BY u.site_id IS NULL, u.login LIMIT 1"
+            "ORDER BY u.site_id IS NULL, u.login"
         ),
         {"role": role, "prefix": prefix + "%"},
-    ).one()
+    ).all()
+    first = rows[0]
+    others = [r for r in rows[1:] if r[1] != first[1]] or rows[1:] or rows
+    row = first if offset == 0 else others[0]
     return row[0], row[1]
+
+
+def _detox_at(conn, site: int | None) -> list[int]:
+    return list(
+        conn.execute(
+            _at_site(
+                "SELECT id FROM episodes WHERE phase = 'detox' AND discharged_on IS NULL"
+                "{at_site} ORDER BY id",
+                "site_id",
+                site,
+            ),
+            {"site": site},
+        ).scalars()
+    )
 
 
 def _site_code(conn, site: int | None) -> str | None:
@@ -276,12 +299,13 @@ def _targets(conn, prefix: str) -> Targets:
         ).all()
     )
     counselors = _staff(conn, "counselor", prefix)
-    cid, counselor = min(counselors, key=lambda u: (abs(open_by.get(u[0], 0) - 40), u[1]))
+    by_caseload = sorted(counselors, key=lambda u: (abs(open_by.get(u[0], 0) - 40), u[1]))
+    (cid, counselor), (writer_id, note_writer) = by_caseload[0], (by_caseload[1:] or by_caseload)[0]
     open_eps = (
         "SELECT e.id FROM episodes e WHERE e.discharged_on IS NULL "
         "AND e.primary_counselor_id = :c AND e.phase IN ('rehab', 'aftercare', 'detox') ORDER BY e.id"
     )
-    note_episodes = _scalars(conn, open_eps, c=cid)
+    note_episodes = _scalars(conn, open_eps, c=writer_id)
     chart_clients = _scalars(
         conn,
         "SELECT DISTINCT e.client_id FROM episodes e WHERE e.discharged_on IS NULL "
@@ -289,17 +313,7 @@ def _targets(conn, prefix: str) -> Targets:
         c=cid,
     )
     nurse, nurse_site = _site_staff(conn, "nurse", prefix)
-    detox = list(
-        conn.execute(
-            _at_site(
-                "SELECT id FROM episodes WHERE phase = 'detox' AND discharged_on IS NULL"
-                "{at_site} ORDER BY id",
-                "site_id",
-                nurse_site,
-            ),
-            {"site": nurse_site},
-        ).scalars()
-    )
+    cows_writer, cows_site = _site_staff(conn, "nurse", prefix, offset=1)
     manager, manager_site = _site_staff(conn, "clinic_manager", prefix)
     census = conn.execute(
         _at_site(
@@ -330,11 +344,14 @@ def _targets(conn, prefix: str) -> Targets:
         manager=manager,
         counselor=counselor,
         nurse=nurse,
+        note_writer=note_writer,
+        cows_writer=cows_writer,
         signin=(_staff(conn, "physician", prefix) or _staff(conn, "clinic_manager", prefix))[0][1],
         caseload=open_by.get(cid, 0),
         chart_clients=chart_clients,
         note_episodes=note_episodes,
-        detox_episodes=detox,
+        detox_episodes=_detox_at(conn, nurse_site),
+        cows_episodes=_detox_at(conn, cows_site),
         census=census,
         nurse_site=_site_code(conn, nurse_site),
         manager_site=_site_code(conn, manager_site),

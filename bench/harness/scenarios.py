@@ -26,7 +26,7 @@ COWS_ITEMS = dict(zip(COWS.keys, (2, 2, 3, 2, 1, 2, 2, 1, 1, 1, 3), strict=True)
 class Scenario:
     key: str
     label: str
-    role: str  # whose cookie it sends: manager, counselor, nurse or anonymous
+    role: str  # whose cookie: manager, counselor, nurse, note_writer, cows_writer or anonymous
     load: Load
     goal: bool = True  # held to "at least 30 % of the floor"
     write: bool = False
@@ -79,7 +79,7 @@ def pages(b: dict[str, Browser], t: Targets) -> list[Scenario]:
 
 
 def writes(b: dict[str, Browser], t: Targets) -> list[Scenario]:
-    counselor, nurse = b["counselor"], b["nurse"]
+    counselor, nurse = b["note_writer"], b["cows_writer"]
     yesterday = (facility_now() - timedelta(days=1)).date().isoformat()
     note = counselor.form_fields(f"/notes/new/{t.note_episodes[0]}?format=dap")
     note |= {
@@ -91,15 +91,15 @@ def writes(b: dict[str, Browser], t: Targets) -> list[Scenario]:
         "meetings_attended": "2", "safety_risk": "low",
     }  # fmt: skip
     notes = [Request("POST", f"/notes/new/{ep}?format=dap", encode(note)) for ep in t.note_episodes]
-    cows = nurse.form_fields(f"/detox/{t.detox_episodes[0]}/cows")
+    cows = nurse.form_fields(f"/detox/{t.cows_episodes[0]}/cows")
     at = (facility_now() - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M")
     cows |= {"assessed_at": at, "reason": "scheduled", "temperature_unit": "C"}
     cows |= {k: str(v) for k, v in COWS_ITEMS.items()}
-    assessments = [Request("POST", f"/detox/{ep}/cows", encode(cows)) for ep in t.detox_episodes]
+    assessments = [Request("POST", f"/detox/{ep}/cows", encode(cows)) for ep in t.cows_episodes]
     return [
-        Scenario("note_write", "write a session note", "counselor",
+        Scenario("note_write", "write a session note", "note_writer",
                  Load(notes, expected=302, cookie=counselor.cookie()), write=True),
-        Scenario("cows_write", "record a COWS assessment", "nurse",
+        Scenario("cows_write", "record a COWS assessment", "cows_writer",
                  Load(assessments, expected=302, cookie=nurse.cookie()), write=True),
     ]  # fmt: skip
 
