@@ -166,13 +166,15 @@ def _make_ram_tablespace() -> str | None:
         return None
     if host not in ("127.0.0.1", "localhost", "::1"):  # its /dev/shm is not ours
         return None
-    name = f"casemgr_test_{uuid.uuid4().hex[:10]}"
+    # The pid in the name lets a later run clear what a run killed with SIGKILL left.
+    name = f"{RAM_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:10]}"
     folder = shm / name
     try:
         with _pg_admin() as conn:
             superuser = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
             if not conn.execute(superuser).fetchone()[0]:
                 return None
+            _sweep_dead_runs(conn)
             data_directory = conn.execute("SHOW data_directory").fetchone()[0]
             folder.mkdir(mode=0o700)
             os.chown(folder, os.stat(data_directory).st_uid, -1)  # the server's user; root only
@@ -181,6 +183,31 @@ def _make_ram_tablespace() -> str | None:
         shutil.rmtree(folder, ignore_errors=True)
         return None
     return name
+
+
+RAM_PREFIX = "casemgr_test_"
+
+
+def _sweep_dead_runs(conn: psycopg.Connection) -> None:
+    """Drop the memory tablespaces of earlier runs whose process is gone (atexit does not
+    run after SIGKILL): they would hold RAM until the machine restarts."""
+    names = conn.execute(
+        "SELECT spcname FROM pg_tablespace WHERE spcname LIKE %s", (RAM_PREFIX + "%",)
+    ).fetchall()
+    for (name,) in names:
+        pid = name.removeprefix(RAM_PREFIX).split("_")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            _drop_ram_tablespace(name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def _drop_ram_tablespace(name: str) -> None:
