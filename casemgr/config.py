@@ -133,10 +133,11 @@ def _connect_timeout(cfg: Any) -> None:
 
 
 def _sqlite_connections(cfg: Any) -> None:
-    from .sqlite_setup import Connection  # writers take turns (see sqlite_setup)
+    from .sqlite_setup import TurnTakingConnection  # writers take turns (see sqlite_setup)
 
     options = dict(cfg["SQLALCHEMY_ENGINE_OPTIONS"])
-    options["connect_args"] = {"factory": Connection, **options.get("connect_args", {})}
+    connect_args = {"factory": TurnTakingConnection, **options.get("connect_args", {})}
+    options["connect_args"] = connect_args
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 

@@ -58,7 +58,7 @@ _DEFERRED = "sqlite_deferred"  # on the connection's info: its open transaction 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
-class Connection(sqlite3.Connection):
+class TurnTakingConnection(sqlite3.Connection):
     """pysqlite's connection, taking the writers' turn before its write transactions and
     giving it back when they end, however they end (commit, rollback, the pool's reset,
     close), after SQLite has released its own lock."""
@@ -232,12 +232,12 @@ def _transactions(engine: Engine, turn_timeout_s: float) -> None:
 
 def _begin_writing(conn: sa.Connection, turn_timeout_s: float) -> None:
     dbapi = conn.connection.dbapi_connection
-    if isinstance(dbapi, Connection):
+    if isinstance(dbapi, TurnTakingConnection):
         dbapi.take_turn(turn_timeout_s)
     try:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     except BaseException:
-        if isinstance(dbapi, Connection):
+        if isinstance(dbapi, TurnTakingConnection):
             dbapi.give_back_turn()  # no transaction began, so no commit or rollback will
         raise
 
