@@ -192,13 +192,14 @@ def _client_episodes(*columns: Any) -> sa.Select[Any]:
     return sa.select(Client, Episode, *columns).join(Episode, Episode.client_id == Client.id)
 
 
-def _current_level() -> sa.Subquery:
-    """Each episode's current level of care: its latest span that has not ended."""
+def _current_level() -> sa.ScalarSelect[Any]:
+    """The episode's current level of care: its latest span that has not ended. Correlated,
+    so it is looked up for the listed episodes only; grouping every open span of the
+    network first took 50 ms of a nurse's home page on SQLite at 50,000 clients."""
     return (
-        sa.select(LevelOfCareSpan.episode_id, sa.func.max(LevelOfCareSpan.id).label("id"))
-        .where(LevelOfCareSpan.ended_on.is_(None))
-        .group_by(LevelOfCareSpan.episode_id)
-        .subquery()
+        sa.select(sa.func.max(LevelOfCareSpan.id))
+        .where(LevelOfCareSpan.episode_id == Episode.id, LevelOfCareSpan.ended_on.is_(None))
+        .scalar_subquery()
     )
 
 
@@ -286,12 +287,10 @@ DETOX_SORTS = ("name", "mrn", "days", "level", "counselor")
 def detox_board(session: Session, user: User, today: date, query: ListQuery) -> Page:
     """One page of everyone now in detox that `user` may see, with level of care and
     primary counselor."""
-    current = _current_level()
     level, counselor = aliased(LevelOfCareSpan), aliased(User)
     stmt = (
         _client_episodes(level, counselor)
-        .outerjoin(current, current.c.episode_id == Episode.id)
-        .outerjoin(level, level.id == current.c.id)
+        .outerjoin(level, level.id == _current_level())
         .outerjoin(counselor, counselor.id == Episode.primary_counselor_id)
         .where(Episode.phase == Phase.DETOX, at_users_site(user, Episode.site_id))
     )
