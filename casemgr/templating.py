@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, url_for
+from markupsafe import Markup
 
 from .admin import settings
 from .domain import codes
@@ -26,7 +27,23 @@ def init_app(app: Flask) -> None:
         level_name=level_name,
         days_between=days_between,
         facility_today=today,
+        client_link=client_link,
     )
+
+
+_LINK = Markup('<a href="{}"><bdi>{}, {}</bdi></a>')
+_PREFERRED = Markup(' <span class="muted">“<bdi>{}</bdi>”</span>')
+
+
+def client_link(client: Any) -> Markup:
+    """A client's name linking to their chart, as every work list shows it. A function, not
+    a template macro: the home pages show it once per row, and a macro call costs more."""
+    link = _LINK.format(
+        url_for("clients.show", client_id=client.id),
+        client.legal_last_name,
+        client.legal_first_name,
+    )
+    return link + _PREFERRED.format(client.preferred_name) if client.preferred_name else link
 
 
 def _globals() -> dict[str, Any]:
