@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
 
+from .sqlite_setup import TurnTakingConnection
+
 
 class Defaults:
     FACILITY_NAME = "casemgr"
@@ -133,9 +135,8 @@ def _connect_timeout(cfg: Any) -> None:
 
 
 def _sqlite_connections(cfg: Any) -> None:
-    from .sqlite_setup import TurnTakingConnection  # writers take turns (see sqlite_setup)
-
     options = dict(cfg["SQLALCHEMY_ENGINE_OPTIONS"])
+    # Writers take turns on a lock file before BEGIN IMMEDIATE (see sqlite_setup).
     connect_args = {"factory": TurnTakingConnection, **options.get("connect_args", {})}
     options["connect_args"] = connect_args
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options

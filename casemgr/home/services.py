@@ -25,7 +25,7 @@ from ..episodes.census import tally as census_tally
 from ..episodes.models import Discharge, Episode, LevelOfCareSpan, PhaseChange
 from ..notes.models import ClinicalSession
 from ..plans.models import TreatmentPlan
-from ..policy import Perm, at_users_site, scoped
+from ..policy import Perm, at_users_site, scoped, scoped_detox_board
 from ..timefmt import facility_tz
 
 
@@ -286,15 +286,14 @@ DETOX_SORTS = ("name", "mrn", "days", "level", "counselor")
 
 def detox_board(session: Session, user: User, today: date, query: ListQuery) -> Page:
     """One page of everyone now in detox that `user` may see, with level of care and
-    primary counselor."""
+    primary counselor: the detox board's rows, under the board's scope."""
     level, counselor = aliased(LevelOfCareSpan), aliased(User)
     stmt = (
         _client_episodes(level, counselor)
         .outerjoin(level, level.id == _current_level())
         .outerjoin(counselor, counselor.id == Episode.primary_counselor_id)
-        .where(Episode.phase == Phase.DETOX, at_users_site(user, Episode.site_id))
     )
-    stmt = _paged(scoped(stmt, Perm.CLIENT_VIEW, user), _detox_sorts(level, counselor), query)
+    stmt = _paged(scoped_detox_board(stmt, user), _detox_sorts(level, counselor), query)
     rows = [
         _row(c, e, today, level=lvl, counselor=u) for c, e, lvl, u in session.execute(stmt).all()
     ]

@@ -367,3 +367,25 @@ def test_a_site_nurse_sees_only_her_sites_detox_clients(client, auth, staff, mak
     auth.login(make.user(Role.NURSE, site=north))
     html = board_page(client)
     assert "Ada" in html and "Bea" not in html
+
+
+def test_the_home_pages_detox_list_shares_the_boards_scope(client, auth, staff, count_queries):
+    """The nurse's home page lists the board's rows: the restriction deny applies, and the
+    query does not read the nurse's wider scope (what she documented for)."""
+    from casemgr.privacy.models import ClientRestriction
+
+    in_detox(staff, "Ada")
+    hidden = in_detox(staff, "Kin")
+    db.session.add(
+        ClientRestriction(
+            client_id=hidden.client_id, user_id=staff.nurse.id, reason="Cousin",
+            by_id=staff.manager.id,
+        )
+    )  # fmt: skip
+    db.session.commit()
+    auth.login(staff.nurse)
+    with count_queries() as seen:
+        html = client.get("/home/nurse").text
+    assert "Ada" in html and "Kin" not in html
+    listing = [s for s in seen.statements if "max(level_of_care_spans.id)" in s]
+    assert len(listing) == 1 and "withdrawal_assessments" not in listing[0]
