@@ -134,12 +134,8 @@ class Browser:
             req.add_header("Content-Type", "application/x-www-form-urlencoded")
         start = time.perf_counter()
         try:
-            with self.opener.open(req, timeout=self.timeout) as resp:
-                payload, status, headers = resp.read(), resp.status, resp.headers
-        except urllib.error.HTTPError as exc:
-            with exc:
-                payload, status, headers = exc.read(), exc.code, exc.headers
-        except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out
+            payload, status, headers = self._exchange(req)
+        except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, cut
             return Reply(
                 0, "", "", b"", time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
             )
@@ -151,6 +147,17 @@ class Browser:
             time.perf_counter() - start,
             retry_after=headers.get("Retry-After", ""),
         )
+
+    def _exchange(self, req: urllib.request.Request):
+        """Status, headers and body. A reply whose body is cut short (a worker killed between
+        its headers and its body) raises here, wherever the status put it, so it counts as
+        no reply rather than escaping the caller's thread."""
+        try:
+            with self.opener.open(req, timeout=self.timeout) as resp:
+                return resp.read(), resp.status, resp.headers
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return exc.read(), exc.code, exc.headers
 
     def get(self, path: str) -> Reply:
         return self.request("GET", path)

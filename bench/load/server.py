@@ -3,6 +3,7 @@ workers can be stopped (or killed with SIGKILL) together. Every wait is bounded.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -111,9 +112,9 @@ class Gunicorn:
             with exc:
                 try:
                     return json.loads(exc.read()).get("db", "")
-                except ValueError:
+                except (ValueError, http.client.HTTPException):  # garbled or cut short
                     return ""
-        except (OSError, ValueError):
+        except (OSError, ValueError, http.client.HTTPException):
             return ""
 
     def worker_pids(self) -> list[int]:
