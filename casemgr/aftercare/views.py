@@ -174,31 +174,36 @@ def void_check_in(check_in_id: int):
     contact shows as due again (a fresh row for the same due date)."""
     row = db.get_or_404(CheckIn, check_in_id)
     episode = load_episode(row.episode_id, Perm.CLIENT_VIEW)  # out of scope: 404, audited
-    shown = services.check_in_row(row, today(), services.status_rules())
-    contact = (
-        f"{'reached' if row.reached else 'not reached'}, {format_datetime(row.contacted_at)}"
-        if row.contacted_at
-        else "—"
-    )
     return void_page(
         row,
         RecordKind.CHECK_IN,
         client=episode.client,
         episode=episode,
         back=url_for("aftercare.show", episode_id=episode.id, _anchor="check-ins"),
-        facts=[
-            ("Check-in", shown.kind_label),
-            ("Due", row.due_on.isoformat()),
-            ("Status", shown.status_label),
-            ("Contact", contact),
-            ("Recorded by", row.recorded_by.display_name if row.recorded_by else "—"),
-        ],
+        facts=_check_in_facts(row),
         done=f"Check-in due {row.due_on.isoformat()} voided; it stays listed, struck through, "
         "and is due again.",
         recorded=row.status != services.OPEN,
         after=services.reopen_check_in,
         versioned=True,
     )
+
+
+def _check_in_facts(row: CheckIn) -> list[tuple[str, str]]:
+    """What the void page shows of the check-in being voided."""
+    shown = services.check_in_row(row, today(), services.status_rules())
+    contact = (
+        f"{'reached' if row.reached else 'not reached'}, {format_datetime(row.contacted_at)}"
+        if row.contacted_at
+        else "—"
+    )
+    return [
+        ("Check-in", shown.kind_label),
+        ("Due", row.due_on.isoformat()),
+        ("Status", shown.status_label),
+        ("Contact", contact),
+        ("Recorded by", row.recorded_by.display_name if row.recorded_by else "—"),
+    ]
 
 
 @bp.route("/relapses/<int:relapse_id>/void", methods=["GET", "POST"])

@@ -52,16 +52,19 @@ def login():
             form.form_errors.append(str(exc))
         else:
             db.session.commit()
-            next_url = safe_next(request.args.get("next"))
-            if result.awaiting_second_factor:
-                establish_pending(
-                    result.token, next_url=next_url, earlier_failures=result.earlier_failures
-                )
-                return redirect(url_for("auth.second_factor"))
-            establish(result.user, result.token)
-            _flash_earlier_failures(result.earlier_failures)
-            return redirect(next_url or url_for("home.index"))
+            return _password_accepted(result)
     return render_template("auth/login.html", form=form)
+
+
+def _password_accepted(result: services.SignIn) -> Any:
+    """On to the second factor (a pending session), or signed in where none is required."""
+    next_url = safe_next(request.args.get("next"))
+    if result.awaiting_second_factor:
+        establish_pending(result.token, next_url=next_url, earlier_failures=result.earlier_failures)
+        return redirect(url_for("auth.second_factor"))
+    establish(result.user, result.token)
+    _flash_earlier_failures(result.earlier_failures)
+    return redirect(next_url or url_for("home.index"))
 
 
 def _too_many(page: str, exc: services.Throttled) -> Any:
@@ -82,27 +85,11 @@ def second_factor():
     enrolling = not two_factor.enabled(pending.user)
     seed = _candidate_seed() if enrolling else None
     form = EnrolAtSignInForm() if enrolling else CodeForm()
-    throttled = None
-    if form.validate_on_submit():
-        try:
-            result = services.pass_second_factor(
-                db.session,
-                pending,
-                form.code.data,
-                now=utcnow(),
-                remote_addr=request.remote_addr or "",
-                enrol_seed=seed,
-            )
-        except services.Throttled as exc:
-            db.session.commit()
-            form.form_errors.append(str(exc))
-            throttled = exc
-        except two_factor.CodeRefused as exc:
-            db.session.commit()  # keep the throttle count and the audit event
-            form.code.errors.append(str(exc))
-        else:
-            db.session.commit()
-            return _signed_in(result)
+    result, throttled = (
+        _check_code(form, pending, seed) if form.validate_on_submit() else (None, None)
+    )
+    if result is not None:
+        return _signed_in(result)
     page = render_template(
         "auth/second_factor.html",
         form=form,
@@ -110,6 +97,32 @@ def second_factor():
         setup=_setup(pending.user, seed) if seed else None,
     )
     return _too_many(page, throttled) if throttled else page
+
+
+def _check_code(
+    form: Any, pending: Any, seed: str | None
+) -> tuple[services.SecondFactor | None, services.Throttled | None]:
+    """The code's verdict, committed whatever it is: a refusal keeps its throttle count and
+    its audit event. Errors go on the form."""
+    try:
+        result = services.pass_second_factor(
+            db.session,
+            pending,
+            form.code.data,
+            now=utcnow(),
+            remote_addr=request.remote_addr or "",
+            enrol_seed=seed,
+        )
+    except services.Throttled as exc:
+        db.session.commit()
+        form.form_errors.append(str(exc))
+        return None, exc
+    except two_factor.CodeRefused as exc:
+        db.session.commit()
+        form.code.errors.append(str(exc))
+        return None, None
+    db.session.commit()
+    return result, None
 
 
 def _signed_in(result: services.SecondFactor) -> Any:

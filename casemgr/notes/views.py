@@ -160,16 +160,7 @@ def edit(note_id: int):
     if refused := _refused(note, services.edit_refusal(note, me())):
         return refused
     visit = note.session
-    objectives = queries.plan_objectives(db.session, visit.episode_id)
-    objectives += [o for o in note.objectives if o not in objectives]  # links to an older plan
-    form = note_form(
-        note.format, objectives, with_session=visit.group_meeting_id is None, versioned=True
-    )
-    if not form.is_submitted():
-        form.fill_from(note)
-        if form.with_session:
-            form.fill_session(visit)
-        open_version(form, note)
+    form = _edit_form(note)
     if form.validate_on_submit() and not stale(form, note, related=[visit]):
         details = form.details() if form.with_session else None
         ok, _ = _attempt(
@@ -190,6 +181,23 @@ def edit(note_id: int):
     return render_template(
         "notes/form.html", episode=visit.episode, client=client, form=form, note=note
     )
+
+
+def _edit_form(note: Note):
+    """The draft's form: its format, the plan objectives it may link to (the current plan's,
+    and any of an older plan it already links to), filled from the draft on first view."""
+    visit = note.session
+    objectives = queries.plan_objectives(db.session, visit.episode_id)
+    objectives += [o for o in note.objectives if o not in objectives]
+    form = note_form(
+        note.format, objectives, with_session=visit.group_meeting_id is None, versioned=True
+    )
+    if not form.is_submitted():
+        form.fill_from(note)
+        if form.with_session:
+            form.fill_session(visit)
+        open_version(form, note)
+    return form
 
 
 @bp.route("/<int:note_id>/sign", methods=["GET", "POST"])

@@ -39,16 +39,23 @@ def index(client_id: int):
             ),
         )
         if ok:
-            flash(f"{user.full_name} can no longer see this chart.", "success")
-            if restrictions.counsels(client, user):
-                flash(
-                    f"{user.full_name} is the primary counselor of this client's open episode: "
-                    "reassign the caseload.",
-                    "warning",
-                )
+            _flash_restricted(client, user)
             return _to_index(client.id)
+    return _index_page(client, form), 400 if form.is_submitted() else 200
+
+
+def _flash_restricted(client, user: User) -> None:
+    flash(f"{user.full_name} can no longer see this chart.", "success")
+    if restrictions.counsels(client, user):
+        flash(
+            f"{user.full_name} is the primary counselor of this client's open episode: "
+            "reassign the caseload.",
+            "warning",
+        )
+
+
+def _index_page(client, form: RestrictionForm) -> str:
     rows = restrictions.for_client(db.session, client)
-    status = 400 if form.is_submitted() else 200
     return render_template(
         "restrictions/index.html",
         client=client,
@@ -58,7 +65,7 @@ def index(client_id: int):
             r.user_id for r in rows if r.lifted_at is None and restrictions.counsels(client, r.user)
         },
         open_episode=next((e for e in client.episodes if e.is_open), None),
-    ), status
+    )
 
 
 @bp.post("/clients/<int:client_id>/<int:restriction_id>/lift")
