@@ -84,7 +84,7 @@ class Note(Audited, TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("clinical_sessions.id"), unique=True)
-    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     format: Mapped[NoteFormat] = mapped_column(str_enum(NoteFormat))
     sections_json: Mapped[str] = mapped_column(sa.Text, default="{}")
     # SUD prompts (optional, structured so reports can count them).
@@ -113,6 +113,13 @@ class Note(Audited, TimestampMixin, db.Model):
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        # A user's own drafts (home pages' overdue drafts) by both columns: with the author
+        # alone a counselor's thousand signed notes were read to find two drafts, and SQLite's
+        # sampled statistics made `status` look as selective and read the network's drafts.
+        # Also serves the foreign key (author_id leads).
+        sa.Index("ix_notes_author_id_status", "author_id", "status"),
+    )
 
     session: Mapped[ClinicalSession] = relationship(back_populates="note")
     author: Mapped[User] = relationship(foreign_keys=[author_id])

@@ -17,6 +17,7 @@ from casemgr.extensions import db
 from casemgr.groups.models import Group, GroupMeeting
 from casemgr.notes import services
 from casemgr.notes.services import NoteContent, SessionDetails
+from tests import databases
 from tests.clients_helpers import NOW, admitted
 from tests.factories import PASSWORD
 from tests.notes.helpers import TZ, dap, session_with_note
@@ -204,6 +205,46 @@ def test_the_counselor_home_lists_unsigned_notes_older_than_24_hours(
     assert recent.id not in note_links(panel) and done.id not in note_links(panel)
     assert "Unsigned notes older than 24 hours (2)" in panel and "Theirs" not in panel
     assert "panel-attention" in panel and "Overdue</span>" in panel
+
+
+@pytest.mark.skipif(databases.backend() != "sqlite", reason="SQLite's planner statistics")
+def test_overdue_drafts_are_found_by_author_and_status_together(counselor):
+    """With the statistics a sampled ANALYZE leaves at network size (analysis_limit: both
+    indexes look equally selective), the lookup must use both columns: by status alone it read
+    every draft in the network, by author alone every note the user ever wrote."""
+    from sqlalchemy import event
+
+    from casemgr.auth.models import User
+    from casemgr.notes.queries import overdue_drafts
+
+    counselor_id = counselor.id
+    db.session.commit()
+    db.session.remove()
+    with db.engine.begin() as conn:  # the bench database's figures at 50,000 clients
+        conn.exec_driver_sql("ANALYZE")
+        conn.exec_driver_sql("DELETE FROM sqlite_stat1 WHERE tbl = 'notes'")
+        conn.exec_driver_sql(
+            "INSERT INTO sqlite_stat1 VALUES ('notes', 'ix_notes_status', '1299408 401'),"
+            " ('notes', 'ix_notes_author_id_status', '1083450 401 267'),"
+            " ('notes', 'sqlite_autoindex_notes_1', '1350075 1')"
+        )
+    db.engine.dispose()  # statistics are read when a connection opens
+    seen: list[tuple[str, tuple]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if "FROM notes" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        overdue_drafts(db.session, db.session.get(User, counselor_id), FROZEN, TZ)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    statement, parameters = seen[-1]
+    explain = db.session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+    plan = explain.all()
+    steps = [row[-1] for row in plan]
+    assert "SEARCH notes USING INDEX ix_notes_author_id_status (author_id=? AND status=?)" in steps
 
 
 def test_a_nurse_home_lists_their_own_unsigned_nursing_notes(client, auth, make, manager):
