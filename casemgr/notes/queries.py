@@ -19,7 +19,7 @@ from ..domain import notes as rules
 from ..domain.notes import NoteStatus
 from ..episodes.models import Episode
 from ..plans.models import PlanGoal, PlanObjective, PlanProblem, TreatmentPlan
-from ..policy import Perm, scoped
+from ..policy import Perm, scoped, scoped_own_notes
 from .models import ClinicalSession, Note, NoteReview
 
 PAGE_SIZE = 25
@@ -98,16 +98,20 @@ class NoteRow:
     author: User
 
 
-def _note_rows(user: User) -> sa.Select[Any]:
-    """Notes with their session, client and author, limited to the clients `user` may see."""
-    stmt = (
+def _note_columns() -> sa.Select[Any]:
+    """Notes with their session, client and author; not yet scoped."""
+    return (
         sa.select(Note, ClinicalSession, Client, User)
         .join(ClinicalSession, ClinicalSession.id == Note.session_id)
         .join(Episode, Episode.id == ClinicalSession.episode_id)
         .join(Client, Client.id == Episode.client_id)
         .join(User, User.id == Note.author_id)
     )
-    return scoped(stmt, Perm.CLIENT_VIEW, user)
+
+
+def _note_rows(user: User) -> sa.Select[Any]:
+    """Notes with their session, client and author, limited to the clients `user` may see."""
+    return scoped(_note_columns(), Perm.CLIENT_VIEW, user)
 
 
 def review_queue(session: Session, user: User, page: int = 1, size: int = PAGE_SIZE) -> Listing:
@@ -142,8 +146,8 @@ def overdue_drafts(
         ),
     )
     stmt = (
-        _note_rows(user)
-        .where(Note.author_id == user.id, Note.status == NoteStatus.DRAFT, ended_before)
+        scoped_own_notes(_note_columns(), user)
+        .where(Note.status == NoteStatus.DRAFT, ended_before)
         .order_by(ClinicalSession.session_date, ClinicalSession.end_time, Note.id)
         .limit(limit + 1)
     )

@@ -265,6 +265,42 @@ def test_a_nurse_home_lists_their_own_unsigned_nursing_notes(client, auth, make,
     assert "No unsigned notes older than 24 hours." in section(theirs, "unsigned-notes-h")
 
 
+def test_own_drafts_follow_the_chart_scope(client, auth, make, manager, counselor):
+    """A nurse's drafts stay listed after their client leaves detox (what she documented for
+    stays in her scope) but not on a client she is restricted from; a counselor's drafts go
+    with a reassigned client."""
+    from casemgr.privacy.models import ClientRestriction
+
+    nurse = make.user(Role.NURSE)
+    nursing = NoteContent(NoteFormat.NURSING, {"note": "COWS 4."})
+    day, start, end = date(2026, 11, 23), time(22), time(22, 15)
+    _, moved_on = admitted(manager, counselor, Phase.DETOX, legal_last_name="Moved")
+    hidden, kept_from = admitted(manager, counselor, Phase.DETOX, legal_last_name="Hidden")
+    kept = note_for(
+        visit(moved_on, nurse, day, start, end, session_type="nursing"), nurse, content=nursing
+    )
+    note_for(
+        visit(kept_from, nurse, day, start, end, session_type="nursing"), nurse, content=nursing
+    )
+    mine = note_for(visit(moved_on, counselor, day, time(9), time(9, 50)), counselor)
+    _, reassigned = admitted(manager, counselor, Phase.REHAB, legal_last_name="Reassigned")
+    note_for(visit(reassigned, counselor, day, time(11), time(11, 50)), counselor)
+    moved_on.phase = Phase.REHAB
+    reassigned.primary_counselor_id = make.user(Role.COUNSELOR).id
+    db.session.add(
+        ClientRestriction(client_id=hidden.id, user_id=nurse.id, reason="Cousin", by_id=manager.id)
+    )
+    db.session.commit()
+    with frozen():
+        auth.login(nurse)
+        nurse_panel = section(client.get("/home/nurse").text, "unsigned-notes-h")
+        auth.logout()
+        auth.login(counselor)
+        counselor_panel = section(client.get("/home/counselor").text, "unsigned-notes-h")
+    assert note_links(nurse_panel) == [kept.id] and "Hidden" not in nurse_panel
+    assert note_links(counselor_panel) == [mine.id] and "Reassigned" not in counselor_panel
+
+
 # --- Last contact on the caseload ------------------------------------------------------------
 
 
