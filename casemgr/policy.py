@@ -472,13 +472,9 @@ def scoped_detox_board(stmt: sa.Select[Any], user: Any = None) -> sa.Select[Any]
     episode at their site), so for them only the restriction deny is added: the rest of the
     scope (everything a nurse ever documented for, thousands of rows) was 8 of the board's
     12 ms of SQL at 50,000 clients. Anyone else gets the whole scope."""
-    from .clients.models import Client
-
     user = current_user if user is None else user
     stmt = stmt.where(_in_detox_here(user))
-    if Perm.CLIENT_VIEW in permissions_of(user) and user.roles & (DETOX_ROLES | SITE_WIDE_ROLES):
-        return stmt.where(unrestricted(user, Client.id))
-    return scoped(stmt, Perm.CLIENT_VIEW, user)
+    return _scoped_unless_covered(stmt, user, DETOX_ROLES | SITE_WIDE_ROLES)
 
 
 def scoped_own_notes(stmt: sa.Select[Any], user: Any = None) -> sa.Select[Any]:
@@ -490,12 +486,22 @@ def scoped_own_notes(stmt: sa.Select[Any], user: Any = None) -> sa.Select[Any]:
     rest of that scope (every client they ever documented for, thousands of rows) was 7 of
     the nurse's home page's 8 ms of SQL at 50,000 clients. Anyone else gets the whole scope
     (a counselor's draft on a client since reassigned drops out)."""
-    from .clients.models import Client
     from .notes.models import Note
 
     user = current_user if user is None else user
     stmt = stmt.where(Note.author_id == user.id)
-    if Perm.CLIENT_VIEW in permissions_of(user) and user.roles & DETOX_ROLES:
+    return _scoped_unless_covered(stmt, user, DETOX_ROLES)
+
+
+def _scoped_unless_covered(
+    stmt: sa.Select[Any], user: Any, covering: frozenset[Role]
+) -> sa.Select[Any]:
+    """`stmt` under the chart scope; for a user holding one of the `covering` roles, whose
+    scope already includes every row `stmt` can return, under the restriction deny alone
+    (deny still wins)."""
+    from .clients.models import Client
+
+    if Perm.CLIENT_VIEW in permissions_of(user) and user.roles & covering:
         return stmt.where(unrestricted(user, Client.id))
     return scoped(stmt, Perm.CLIENT_VIEW, user)
 

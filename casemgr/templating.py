@@ -35,11 +35,12 @@ _LINK = Markup('<a href="{}"><bdi>{}, {}</bdi></a>')
 _PREFERRED = Markup(' <span class="muted">“<bdi>{}</bdi>”</span>')
 
 
-def client_link(client: Any) -> Markup:
-    """A client's name linking to their chart, as every work list shows it. A function, not
-    a template macro: the home pages show it once per row, and a macro call costs more."""
+def client_link(client: Any, href: str | None = None) -> Markup:
+    """A client's name linking to their chart (or to `href`: the detox board links to the
+    detox summary), as every work list shows it. A function, not a template macro: the
+    lists show it once per row, and a macro call costs more."""
     link = _LINK.format(
-        url_for("clients.show", client_id=client.id),
+        href or url_for("clients.show", client_id=client.id),
         client.legal_last_name,
         client.legal_first_name,
     )

@@ -32,3 +32,10 @@ def test_client_link_escapes_names_and_shows_a_preferred_name(app):
         ' <span class="muted">“<bdi>S&amp;m</bdi>”</span>'
     )
     assert plain == '<a href="/clients/7"><bdi>O&#39;Brien &lt;b&gt;, Sam</bdi></a>'
+
+
+def test_client_link_can_point_elsewhere(app):
+    client = SimpleNamespace(id=7, legal_last_name="Doe", legal_first_name="Jo", preferred_name="")
+    with app.test_request_context():
+        html = client_link(client, "/detox/3")
+    assert html == '<a href="/detox/3"><bdi>Doe, Jo</bdi></a>'
