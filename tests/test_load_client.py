@@ -4,6 +4,7 @@ there (an exception escaping a writer thread fails the whole run)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 
@@ -19,12 +20,26 @@ def _serve_once(head: bytes) -> tuple[str, threading.Thread]:
     def answer():
         conn, _ = listener.accept()
         with conn, listener:
-            conn.recv(65536)
+            conn.settimeout(5)
+            _read_request(conn)  # all of it: closing on unread bytes would send a reset
             conn.sendall(head)
+            conn.shutdown(socket.SHUT_WR)  # the end of the reply, short of its body
+            while conn.recv(65536):  # until the client hangs up
+                pass
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()
     return f"http://127.0.0.1:{listener.getsockname()[1]}", thread
+
+
+def _read_request(conn: socket.socket) -> None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = re.search(rb"(?i)content-length: *(\d+)", head)
+    while length and len(body) < int(length.group(1)):
+        body += conn.recv(65536)
 
 
 @pytest.mark.parametrize("status", [b"200 OK", b"302 FOUND", b"422 UNPROCESSABLE ENTITY"])
